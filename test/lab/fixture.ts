@@ -1,0 +1,63 @@
+/**
+ * Lab fixtures for uvu suites: `labSuite()` brings a lab up before the
+ * suite's tests and always tears it down after them. When the lab cannot run
+ * here (not root, no namespaces) every test of the suite is registered as
+ * skipped and the reason is printed: a skip, never a silent pass.
+ */
+import { suite, type Test } from "uvu";
+import { down, labUnavailable, up, type Lab, type LabHost, type UpOptions } from "./lab.ts";
+import { run, type RunResult } from "./sh.ts";
+import { ensureLabTools } from "./tools.ts";
+
+/** Lab instance id used by tests (the demo uses 0). */
+export const TEST_LAB_ID = Number(process.env.RUNBOOK_TEST_LAB_ID ?? 1);
+
+export interface LabContext {
+  lab: Lab;
+}
+
+let unavailable: Promise<string | null> | undefined;
+
+/** Why lab tests are skipped here, or null (checked once per process). */
+export function labSkipReason(): Promise<string | null> {
+  unavailable ??= ensureLabTools((l) => console.error(l))
+    .catch(() => undefined)
+    .then(() => labUnavailable());
+  return unavailable;
+}
+
+/**
+ * A uvu suite whose context holds a running lab. If bringing the lab up
+ * fails, every test fails with that error (uvu would otherwise swallow a
+ * failing `before` hook).
+ */
+export async function labSuite(name: string, opts: Omit<UpOptions, "id">): Promise<Test<LabContext>> {
+  const reason = await labSkipReason();
+  const s = suite<LabContext>(name, {} as LabContext);
+  if (reason) {
+    console.error(`SKIP ${name}: ${reason}`);
+    const skipping = ((_name: string) => s.skip()) as unknown as Test<LabContext>;
+    return Object.assign(skipping, { run: s.run, skip: s.skip, only: s.only, before: s.before, after: s.after });
+  }
+  let upError: unknown;
+  s.before(async (ctx) => {
+    try {
+      ctx.lab = await up({ ...opts, id: opts.python ? TEST_LAB_ID + 1 : TEST_LAB_ID });
+    } catch (err) {
+      upError = err;
+    }
+  });
+  s.after(async (ctx) => {
+    await down(ctx.lab?.id ?? TEST_LAB_ID);
+  });
+  s.before.each(() => {
+    if (upError) throw upError;
+  });
+  return s;
+}
+
+/** Runs a shell command on a lab host with the system ssh client (tests of the lab itself). */
+export function ssh(lab: Lab, host: LabHost | string, command: string, opts: { allowFail?: boolean; input?: string } = {}): Promise<RunResult> {
+  const name = typeof host === "string" ? host : host.name;
+  return run("ssh", ["-F", lab.sshConfig, "-o", "BatchMode=yes", name, command], opts);
+}

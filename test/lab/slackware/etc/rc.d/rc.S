@@ -1,0 +1,2 @@
+#!/bin/sh
+# runbook test lab: stand-in for Slackware's system initialization script.
