@@ -375,8 +375,8 @@ function writeClientFiles(lab: Lab, hostKeys: string[]): void {
       `  hostname: ${h.address}`,
       "  username: root",
       `  tags: ${h.index <= 3 ? "clusternode,lab" : "lab"}${h.flavour === "slackware" ? ",slackware" : ",debian"}`,
-      `  ssh-key-file: ${lab.key}`,
-      `  known-hosts-file: ${lab.knownHosts}`,
+      `  ssh-keypath: ${lab.key}`,
+      `  known_hosts_file: ${lab.knownHosts}`,
       "",
     ].join("\n"),
   );

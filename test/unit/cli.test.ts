@@ -15,7 +15,7 @@ test("--version prints the package version, fast", async () => {
 
 test("--help lists every command and the exit codes", async () => {
   const r = await run(process.execPath, ["bin/runbook.js", "--help"]);
-  for (const cmd of ["play", "run", "facts", "inventory", "history", "show", "init"]) assert.match(r.stdout, new RegExp(`\\n  ${cmd} `));
+  for (const cmd of ["play", "run", "facts", "inventory", "history", "show"]) assert.match(r.stdout, new RegExp(`\\n  ${cmd} `));
   assert.match(r.stdout, /2 a host failed, 4 a host unreachable/);
 });
 

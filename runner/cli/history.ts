@@ -1,0 +1,47 @@
+/** `runbook history [--host H] [--since DATE]`: recorded runs, newest first. */
+import { parseArgs } from "node:util";
+import { InputError } from "../errors.ts";
+import { listRuns } from "../history.ts";
+import type { Command } from "./main.ts";
+
+const USAGE = `runbook history [options]
+
+      --host HOST    only runs that touched HOST
+      --since DATE   only runs started at or after DATE (2026-11-17, or an ISO time)
+  -n, --last N       at most N runs (default 20)
+      --json         one JSON object per run`;
+
+export const command: Command = {
+  summary: "list recorded runs",
+  usage: USAGE,
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      options: { host: { type: "string" }, since: { type: "string" }, last: { type: "string", short: "n" }, json: { type: "boolean" } },
+    });
+    const since = values.since ? new Date(values.since) : undefined;
+    if (since && Number.isNaN(since.getTime())) throw new InputError(`--since: not a date: ${values.since}`);
+    const runs = listRuns({ host: values.host, since }).slice(0, Number(values.last ?? 20));
+    if (values.json) {
+      for (const r of runs) console.log(JSON.stringify(r));
+      return 0;
+    }
+    if (runs.length === 0) {
+      console.log("no recorded runs" + (values.host ? ` on ${values.host}` : "") + (since ? ` since ${values.since}` : ""));
+      return 0;
+    }
+    for (const r of runs) {
+      const totals = Object.values(r.end?.recap ?? {}).reduce(
+        (a, c) => ({ changed: a.changed + c.changed, failed: a.failed + c.failed, unreachable: a.unreachable + c.unreachable }),
+        { changed: 0, failed: 0, unreachable: 0 },
+      );
+      const result = !r.end ? "unfinished" : r.end.exitCode === 0 ? "ok" : `exit ${r.end.exitCode}`;
+      console.log(
+        `${r.runId}  ${r.start.time.slice(0, 19).replace("T", " ")}  ${r.start.user.padEnd(8)}  ${r.start.playbook}${r.start.check ? " (check)" : ""}` +
+          `${r.start.limit ? ` --limit ${r.start.limit}` : ""}  hosts ${r.hosts.length}, changed ${totals.changed}, failed ${totals.failed}` +
+          `${totals.unreachable ? `, unreachable ${totals.unreachable}` : ""}  ${result}`,
+      );
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,207 @@
+/**
+ * `runbook play FILE`: apply a playbook. Everything that can be wrong with
+ * the input (playbook, inventory, patterns, variables, role parameters,
+ * prompts) is checked before the first host is touched.
+ */
+import { resolve, dirname } from "node:path";
+import { userInfo } from "node:os";
+import { parseArgs } from "node:util";
+import { pathToFileURL } from "node:url";
+import { existsSync } from "node:fs";
+import { openConnection } from "../connection/index.ts";
+import type { Connection } from "../connection/types.ts";
+import { EventBus } from "../events.ts";
+import { EXIT, ExitError, InputError } from "../errors.ts";
+import { HistoryWriter, newRunId } from "../history.ts";
+import { loadInventory, type Inventory } from "../inventory/index.ts";
+import { consolePrinter } from "../output/console.ts";
+import { jsonPrinter } from "../output/json.ts";
+import { limitHosts, resolvePattern } from "../patterns.ts";
+import type { Playbook, Prompt } from "../playbook.ts";
+import { answerPrompts, inquirerAsk, type Ask } from "../prompts.ts";
+import { prepareParams, runPlays, type PreparedPlay } from "../scheduler.ts";
+import { Redactor, Secret } from "../secret.ts";
+import { PendingHandlers } from "../state.ts";
+import { hostVars, parseExtraVars } from "../vars.ts";
+import type { Command } from "./main.ts";
+
+const USAGE = `runbook play FILE [options]
+
+  -i, --inventory PATH     inventory file or directory (repeatable; default: inventory/)
+  -l, --limit PATTERN      only these hosts (names, groups, tnode*, tnode[1-3], a,b  a:&b  a:!b, @file)
+  -C, --check              predict changes, change nothing (not even a temp file)
+  -D, --diff               show unified diffs of files written or to be written
+  -t, --tags LIST          only tasks with these tags
+      --skip-tags LIST     skip tasks with these tags
+  -e, --extra-vars VARS    key=value ..., JSON, or @file (repeatable; highest precedence)
+  -f, --forks N            hosts at once (default 50)
+  -K, --ask-become-pass    ask for the sudo password (or set RUNBOOK_BECOME_PASSWORD)
+      --force-handlers     run notified handlers even on hosts that failed
+      --start-at-task NAME skip tasks until one whose name contains NAME
+      --accept-new-host-keys  trust and record unknown SSH host keys
+      --json               one JSON event per line instead of text
+  -v, --verbose            also ok/skipped tasks with reasons (-vv: commands)`;
+
+export interface PlayCliDeps {
+  /** Asks prompt questions (tests answer through a pseudo-terminal instead). */
+  ask?: Ask;
+  interactive?: boolean;
+}
+
+export const command: Command = {
+  summary: "apply a playbook",
+  usage: USAGE,
+  run: (args) => play(args),
+};
+
+export async function play(args: string[], deps: PlayCliDeps = {}): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      inventory: { type: "string", short: "i", multiple: true },
+      limit: { type: "string", short: "l" },
+      check: { type: "boolean", short: "C" },
+      diff: { type: "boolean", short: "D" },
+      tags: { type: "string", short: "t", multiple: true },
+      "skip-tags": { type: "string", multiple: true },
+      "extra-vars": { type: "string", short: "e", multiple: true },
+      forks: { type: "string", short: "f" },
+      "ask-become-pass": { type: "boolean", short: "K" },
+      "force-handlers": { type: "boolean" },
+      "start-at-task": { type: "string" },
+      "accept-new-host-keys": { type: "boolean" },
+      json: { type: "boolean" },
+      verbose: { type: "boolean", short: "v", multiple: true },
+    },
+  });
+  if (positionals.length !== 1) throw new ExitError(EXIT.input, `play needs exactly one playbook file\nusage: ${USAGE}`);
+  const file = resolve(positionals[0]!);
+  const forks = values.forks === undefined ? 50 : Number(values.forks);
+  if (!Number.isInteger(forks) || forks < 1) throw new InputError(`--forks must be a positive integer, got ${values.forks}`);
+  const list = (v: string[] | undefined) => (v ?? []).flatMap((x) => x.split(",")).map((x) => x.trim()).filter(Boolean);
+
+  const pb = await loadPlaybook(file);
+  const inv = await loadInventory(values.inventory?.length ? values.inventory : ["inventory"]);
+  const extraVars = parseExtraVars(values["extra-vars"] ?? []);
+  const interactive = deps.interactive ?? !!process.stdin.isTTY;
+
+  // Hosts of each play, with --limit.
+  const plays = pb.plays.map((p) => {
+    const matched = resolvePattern(inv, p.hosts, { file: `play "${p.name}" hosts` });
+    return { play: p, hosts: limitHosts(inv, matched, values.limit, { file: "--limit" }) };
+  });
+  if (values.limit && plays.every((p) => p.hosts.length === 0)) {
+    throw new InputError(`--limit "${values.limit}" leaves no host in any play of ${positionals[0]}`);
+  }
+
+  // Prompts, once, before any host is touched.
+  const redactor = new Redactor();
+  const prompts: Prompt[] = plays.filter((p) => p.hosts.length).flatMap((p) => p.play.prompts ?? []);
+  const answers = await answerPrompts(prompts, { extraVars, env: process.env, interactive, ask: deps.ask });
+  for (const s of answers.secrets) redactor.add(s);
+  let becomePassword = process.env.RUNBOOK_BECOME_PASSWORD;
+  if (values["ask-become-pass"] && becomePassword === undefined) {
+    if (!interactive) throw new InputError("-K needs a terminal to ask the sudo password on; set RUNBOOK_BECOME_PASSWORD instead");
+    becomePassword = await (deps.ask ?? inquirerAsk)({ message: "BECOME (sudo) password", secret: true });
+  }
+  if (becomePassword) redactor.add(becomePassword);
+  for (const v of Object.values(extraVars)) if (v instanceof Secret) redactor.add(v);
+
+  const prepared = preparePlays(inv, plays, { ...answers.values, ...extraVars });
+
+  const runId = newRunId();
+  const bus = new EventBus(redactor);
+  const verbose = values.verbose?.length ?? 0;
+  bus.subscribe(values.json ? jsonPrinter() : consolePrinter({ verbose, diff: !!values.diff, tty: !!process.stdout.isTTY }));
+  bus.subscribe(new HistoryWriter(runId).write);
+
+  const connections = new Map<string, Promise<Connection>>();
+  const connect = (host: string) => {
+    let c = connections.get(host);
+    if (!c) {
+      c = openConnection(inv.hosts.get(host)!, { acceptNewHostKeys: !!values["accept-new-host-keys"], vars: hostVars(inv, host).vars });
+      connections.set(host, c);
+    }
+    return c;
+  };
+
+  const started = Date.now();
+  bus.emit({
+    type: "run.start",
+    runId,
+    playbook: positionals[0]!,
+    user: safeUser(),
+    limit: values.limit,
+    check: !!values.check,
+    diff: !!values.diff,
+    time: new Date().toISOString(),
+  });
+  let outcome;
+  try {
+    outcome = await runPlays(pb, prepared, {
+      bus,
+      settings: {
+        check: !!values.check,
+        diff: !!values.diff,
+        tags: list(values.tags),
+        skipTags: list(values["skip-tags"]),
+        startAtTask: values["start-at-task"],
+        verbose,
+        baseDir: dirname(file),
+      },
+      connect,
+      forks,
+      forceHandlers: !!values["force-handlers"],
+      become: { password: becomePassword },
+      pending: new PendingHandlers(),
+      runId,
+    });
+  } finally {
+    await Promise.all([...connections.values()].map((c) => c.then((conn) => conn.close()).catch(() => undefined)));
+  }
+  bus.emit({ type: "run.end", runId, recap: outcome.recap, exitCode: outcome.exitCode, ms: Date.now() - started });
+  return outcome.exitCode;
+}
+
+/** Imports a playbook module; its default export must be a `playbook(...)`. */
+export async function loadPlaybook(file: string): Promise<Playbook> {
+  if (!existsSync(file)) throw new InputError(`playbook not found`, { file });
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+  } catch (err) {
+    throw new InputError(`cannot load the playbook: ${(err as Error).message}`, { file });
+  }
+  const pb = mod.default as Playbook | undefined;
+  if (!pb || pb.kind !== "playbook") {
+    throw new InputError('the default export must be a playbook: `export default playbook("name", [play({...})])`', { file });
+  }
+  return pb;
+}
+
+/**
+ * Vars and role parameters for every host of every play, checked now: a
+ * wrong type or a missing field stops the run before anything is touched,
+ * naming the host, role and field.
+ */
+function preparePlays(inv: Inventory, plays: { play: Playbook["plays"][number]; hosts: string[] }[], high: Record<string, unknown>): PreparedPlay[] {
+  return plays.map(({ play, hosts }) => {
+    const vars = new Map<string, Record<string, unknown>>();
+    const params = new Map<string, unknown[]>();
+    for (const host of hosts) {
+      const low = { ...hostVars(inv, host).vars, ...(play.vars ?? {}) };
+      vars.set(host, { ...low, ...high });
+      params.set(host, prepareParams(play, host, { low, high }));
+    }
+    return { play, hosts, vars, params };
+  });
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? "unknown";
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Opening a host's connection from the inventory: local for localhost,
+ * otherwise SSH with the inventory's settings first, then `~/.ssh/config`
+ * (as OpenSSH reads it), then defaults.
+ */
+import { homedir, userInfo } from "node:os";
+import { join } from "node:path";
+import type { InventoryHost } from "../inventory/types.ts";
+import { LocalConnection } from "./local.ts";
+import { proxyJumpTarget, resolveSshConfig } from "./sshconfig.ts";
+import { SshConnection, type SshTarget } from "./ssh.ts";
+import type { Connection } from "./types.ts";
+
+export interface OpenOptions {
+  acceptNewHostKeys: boolean;
+  /** The host's variables: `known_hosts_file` (path or list) adds known_hosts files. */
+  vars: Record<string, unknown>;
+  /** OpenSSH client config to read (default ~/.ssh/config). */
+  sshConfig?: string;
+}
+
+export async function openConnection(host: InventoryHost, opts: OpenOptions): Promise<Connection> {
+  if (host.conn.local) return new LocalConnection(host.name);
+  return SshConnection.open(sshTarget(host.name, host.conn, opts));
+}
+
+/**
+ * Builds the SSH target of a host. OpenSSH matches `Host` blocks against the
+ * name given on its command line, so the config is looked up by inventory
+ * name; an address the inventory sets explicitly beats the config's HostName.
+ */
+export function sshTarget(name: string, conn: InventoryHost["conn"], opts: OpenOptions): SshTarget {
+  const configFile = opts.sshConfig ?? join(homedir(), ".ssh", "config");
+  const cfg = resolveSshConfig(configFile, name);
+  const extraKnown = opts.vars.known_hosts_file;
+  const knownHostsFiles = [
+    ...(Array.isArray(extraKnown) ? extraKnown.map(String) : typeof extraKnown === "string" ? [extraKnown] : []),
+    ...(cfg.userKnownHostsFiles ?? [join(homedir(), ".ssh", "known_hosts")]),
+  ];
+  if (cfg.proxyCommand) throw new Error(`${name}: ProxyCommand in ${configFile} is not supported; use ProxyJump`);
+  const explicitAddress = conn.address !== name;
+  const jumpSpec = conn.jump ?? cfg.proxyJump;
+  return {
+    host: name,
+    address: explicitAddress ? conn.address : (cfg.hostName ?? conn.address),
+    port: conn.port ?? cfg.port ?? 22,
+    user: conn.user ?? cfg.user ?? userInfo().username,
+    keyFiles: conn.key ? [conn.key] : cfg.identityFiles.length ? cfg.identityFiles : undefined,
+    agent: process.env.SSH_AUTH_SOCK,
+    jump: jumpSpec
+      ? proxyJumpTarget(jumpSpec, (hop) => {
+          const t = sshTarget(hop.host, { address: hop.host, user: hop.user, port: hop.port }, { ...opts, vars: {} });
+          return { ...t, knownHostsFiles: [...new Set([...knownHostsFiles, ...t.knownHostsFiles])] };
+        })
+      : undefined,
+    knownHostsFiles,
+    acceptNewHostKeys: opts.acceptNewHostKeys,
+    connectTimeoutMs: cfg.connectTimeout ? cfg.connectTimeout * 1000 : undefined,
+  };
+}

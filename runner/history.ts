@@ -1,0 +1,75 @@
+/**
+ * Run history (Rundeck's part): every run is a JSON-lines file of its
+ * (already redacted) events under `<state>/runs/`, appended as the run goes,
+ * so `runbook show` can follow a run live and a crash loses at most the last
+ * line. Files are named by run id, which sorts by time.
+ *
+ * Why not SQLite: Node 20 has no built-in SQLite, better-sqlite3 compiles
+ * from source for minutes at `npm ci` here, and history is written once and
+ * read by scanning run headers; an append-only log per run does that with
+ * no native dependency. Queries read the first and last line of each file.
+ */
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import type { RunEvent } from "./events.ts";
+import { stateDir } from "./state.ts";
+
+export function runsDir(dir = stateDir()): string {
+  return join(dir, "runs");
+}
+
+/** A sortable run id: `20261121-183512-3fa2`. */
+export function newRunId(now = new Date()): string {
+  const iso = now.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  return `${iso}-${randomBytes(2).toString("hex")}`;
+}
+
+/** Appends every event of a run to its file. */
+export class HistoryWriter {
+  readonly #file: string;
+  constructor(runId: string, dir = stateDir()) {
+    mkdirSync(runsDir(dir), { recursive: true });
+    this.#file = join(runsDir(dir), `${runId}.jsonl`);
+  }
+  write = (event: RunEvent): void => {
+    appendFileSync(this.#file, JSON.stringify({ ...event, at: Date.now() }) + "\n");
+  };
+}
+
+export type StoredEvent = RunEvent & { at: number };
+
+/** Every event of a run, or null when there is no such run. */
+export function readRun(runId: string, dir = stateDir()): StoredEvent[] | null {
+  const file = join(runsDir(dir), `${runId}.jsonl`);
+  if (!existsSync(file)) return null;
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as StoredEvent);
+}
+
+export interface RunSummary {
+  runId: string;
+  start: Extract<RunEvent, { type: "run.start" }>;
+  end?: Extract<RunEvent, { type: "run.end" }>;
+  hosts: string[];
+}
+
+/** Runs newest first, optionally only those touching a host or started after a date. */
+export function listRuns(opts: { host?: string; since?: Date; dir?: string } = {}): RunSummary[] {
+  const dir = runsDir(opts.dir);
+  if (!existsSync(dir)) return [];
+  const out: RunSummary[] = [];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".jsonl")).sort().reverse()) {
+    const events = readRun(file.replace(/\.jsonl$/, ""), opts.dir);
+    const start = events?.find((e) => e.type === "run.start") as RunSummary["start"] | undefined;
+    if (!events || !start) continue;
+    if (opts.since && new Date(start.time) < opts.since) continue;
+    const end = events.find((e) => e.type === "run.end") as RunSummary["end"];
+    const hosts = [...new Set(events.flatMap((e) => ("host" in e && e.host ? [e.host] : e.type === "play.start" ? e.hosts : [])))];
+    if (opts.host && !hosts.includes(opts.host)) continue;
+    out.push({ runId: start.runId, start, end, hosts });
+  }
+  return out;
+}

@@ -1,0 +1,395 @@
+/**
+ * The per-host context a role's `run(h, params)` receives: facts, merged
+ * vars, the task library as methods, handlers as typed values, and the
+ * cross-host helpers (runOnce, barrier, delegateTo). Everything a task needs
+ * comes from here: no global mutable state (STYLE lesson 9).
+ */
+import type { Connection, Become, RunResult } from "./connection/types.ts";
+import type { EventBus } from "./events.ts";
+import type { Facts } from "./facts/index.ts";
+import { shq } from "./quote.ts";
+import { Secret } from "./secret.ts";
+import { applyChange, describeChange } from "./apply.ts";
+import { result, TaskFailedError, type Plan, type PlanContext, type TaskDef, type TaskResult } from "./task.ts";
+import type { PlayCoordinator } from "./coordinator.ts";
+import { commandTask, type CommandParams } from "../tasks/command.ts";
+import { copyTask, type CopyParams } from "../tasks/copy.ts";
+import { fileTask, type FileParams } from "../tasks/file.ts";
+
+/** A handler: queued by `notify`, run once per host at the end of the play (or at `flushHandlers`). */
+export interface Handler {
+  readonly name: string;
+  /** Brand: handlers are values made by `h.handler()`, never strings. */
+  readonly __handler: true;
+}
+
+/** Options every task accepts (DESIGN §2). */
+export interface TaskOptions {
+  /** Task name in output; default: the resource and its target, e.g. `copy /etc/ntp.conf`. */
+  name?: string;
+  /** Handlers to queue when the task reports changed. */
+  notify?: Handler | Handler[];
+  /** Skip the task when false (plain `if` works too; `when` shows as skipped in output). */
+  when?: boolean;
+  tags?: string[];
+  /** Run through sudo (default: the play's `become`). */
+  become?: boolean;
+  becomeUser?: string;
+  /** Override the changed status: a value, or decided from the result. */
+  changed?: boolean | ((r: TaskResult) => boolean);
+  /** Override the failed status: a value, or decided from the result. */
+  failed?: boolean | ((r: TaskResult) => boolean);
+  /** Retry up to this many times while `until` is false or the task fails. */
+  retries?: number;
+  /** Seconds between retries (default 1). */
+  delay?: number;
+  until?: (r: TaskResult) => boolean;
+  /** Seconds before each command of the task is killed. */
+  timeout?: number;
+  /** Hide commands, output and diffs of this task everywhere. */
+  noLog?: boolean;
+  /** Return a failed result instead of stopping the host's play. */
+  ignoreErrors?: boolean;
+}
+
+/** Run-wide settings a host context obeys. */
+export interface HostRunSettings {
+  check: boolean;
+  diff: boolean;
+  tags: string[];
+  skipTags: string[];
+  /** Skip tasks until one whose name matches (then run normally). */
+  startAtTask?: string;
+  verbose: number;
+  baseDir: string;
+}
+
+interface HandlerEntry {
+  handler: Handler;
+  fn: () => Promise<unknown>;
+  notified: boolean;
+  by: string[];
+}
+
+/** The `h` of a role: one host in one play. */
+export class Host {
+  readonly #conn: Connection;
+  readonly #bus: EventBus;
+  readonly #settings: HostRunSettings;
+  readonly #coord: PlayCoordinator;
+  readonly #handlers: HandlerEntry[] = [];
+  readonly #becomeDefault: Become | undefined;
+  #becomePassword: string | undefined;
+  #started: { found: boolean };
+  #role: string | undefined;
+  #roleTags: string[] = [];
+  /** Handlers still notified when the host failed (recorded for the next run). */
+  pendingFromRun = new Map<string, string>();
+
+  constructor(
+    readonly name: string,
+    readonly facts: Facts,
+    readonly vars: Record<string, unknown>,
+    readonly play: string,
+    deps: {
+      conn: Connection;
+      bus: EventBus;
+      settings: HostRunSettings;
+      coord: PlayCoordinator;
+      become?: { enabled: boolean; user?: string; password?: string };
+      startAt: { found: boolean };
+    },
+  ) {
+    this.#conn = deps.conn;
+    this.#bus = deps.bus;
+    this.#settings = deps.settings;
+    this.#coord = deps.coord;
+    this.#becomePassword = deps.become?.password;
+    this.#becomeDefault = deps.become?.enabled ? { user: deps.become.user, password: deps.become.password } : undefined;
+    this.#started = deps.startAt;
+  }
+
+  /** Sets the role whose tasks follow (output and tags). @internal */
+  enterRole(name: string | undefined, tags: string[] = []): void {
+    this.#role = name;
+    this.#roleTags = tags;
+  }
+
+  /**
+   * Runs a task: plan, then (unless check mode) apply, with the common
+   * options. Resolves with the result; rejects with TaskFailedError when the
+   * task fails (unless `ignoreErrors`), which stops this host's play.
+   */
+  async task<P>(def: TaskDef<P>, params: P, opts: TaskOptions = {}): Promise<TaskResult> {
+    const name = opts.name ?? def.describe(params);
+    const started = Date.now();
+    const emitResult = (r: TaskResult, commands: string[] = []) => {
+      const hide = opts.noLog;
+      this.#bus.emit({
+        type: "task.result",
+        host: this.name,
+        play: this.play,
+        role: this.#role,
+        task: name,
+        kind: def.kind,
+        status: r.status,
+        reason: hide && r.status !== "skipped" ? "(output hidden: noLog)" : r.reason,
+        predicted: r.predicted,
+        diffs: hide ? undefined : r.diffs,
+        commands: hide ? undefined : commands,
+        stdout: hide ? undefined : r.stdout,
+        stderr: hide ? undefined : r.stderr,
+        rc: r.rc,
+        ms: Date.now() - started,
+      });
+    };
+
+    const skip = this.#skipReason(name, opts);
+    if (skip) {
+      const r = result("skipped", skip);
+      emitResult(r);
+      return r;
+    }
+    this.#bus.emit({ type: "task.start", host: this.name, play: this.play, role: this.#role, task: name });
+
+    const become = this.#become(opts);
+    const attempts = Math.max(1, (opts.retries ?? 0) + 1);
+    let r: TaskResult = result("failed", "not run");
+    let commands: string[] = [];
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      ({ r, commands } = await this.#planAndApply(def, params, become, opts));
+      r = applyOverrides(r, opts);
+      const done = opts.until ? !r.failed && opts.until(r) : !r.failed;
+      if (done || attempt === attempts) break;
+      await new Promise((res) => setTimeout(res, (opts.delay ?? 1) * 1000));
+    }
+    if (opts.until && !r.failed && !opts.until(r)) {
+      r = result("failed", `condition not met after ${attempts} attempt(s)`, { stdout: r.stdout, stderr: r.stderr, rc: r.rc });
+    }
+
+    emitResult(r, commands);
+    if (r.changed && opts.notify) this.#notify(opts.notify, name);
+    if (r.failed && !opts.ignoreErrors) throw new TaskFailedError(this.name, name, r);
+    return r;
+  }
+
+  async #planAndApply<P>(
+    def: TaskDef<P>,
+    params: P,
+    become: Become | undefined,
+    opts: TaskOptions,
+  ): Promise<{ r: TaskResult; commands: string[] }> {
+    const timeoutMs = opts.timeout ? opts.timeout * 1000 : undefined;
+    const ctx: PlanContext = {
+      host: this.name,
+      facts: this.facts,
+      baseDir: this.#settings.baseDir,
+      probe: (command, o) => this.#conn.run(command, { become, stdin: o?.stdin, timeoutMs }),
+      read: async (path) => {
+        const res = await this.#conn.run(`if [ -f ${shq(path)} ]; then cat -- ${shq(path)}; else exit 3; fi`, { become, timeoutMs });
+        if (res.code === 3) return null;
+        if (res.code !== 0) throw new Error(`cannot read ${path}: ${res.stderr.trim()}`);
+        return Buffer.from(res.stdout, "utf8");
+      },
+    };
+    let plan: Plan;
+    try {
+      plan = await def.plan(ctx, params);
+    } catch (err) {
+      if (isConnectionError(err)) throw err;
+      return { r: result("failed", (err as Error).message), commands: [] };
+    }
+    const commands = plan.changes.map(describeChange);
+    if (plan.changes.length === 0) return { r: result("ok", plan.reason, { diffs: undefined }), commands };
+    if (this.#settings.check && !plan.readOnly) {
+      return { r: result("changed", plan.reason, { diffs: plan.diffs, predicted: true }), commands };
+    }
+    let last: RunResult | undefined;
+    for (const change of plan.changes) {
+      last = await applyChange(this.#conn, change, { become, timeoutMs });
+      if (last.code !== 0) {
+        const why = last.code === 124 ? `timed out after ${opts.timeout} s` : firstLine(last.stderr) || firstLine(last.stdout) || `exit code ${last.code}`;
+        return {
+          r: result("failed", `${describeChange(change)}: ${why}`, { stdout: last.stdout, stderr: last.stderr, rc: last.code, diffs: plan.diffs }),
+          commands,
+        };
+      }
+    }
+    const status = plan.readOnly ? "ok" : "changed";
+    return { r: result(status, plan.reason, { diffs: plan.diffs, stdout: last?.stdout, stderr: last?.stderr, rc: last?.code }), commands };
+  }
+
+  #skipReason(name: string, opts: TaskOptions): string | null {
+    if (opts.when === false) return "condition false (when)";
+    if (!this.#started.found) {
+      if (this.#settings.startAtTask && name.includes(this.#settings.startAtTask)) this.#started.found = true;
+      else return "before --start-at-task";
+    }
+    const tags = [...this.#roleTags, ...(opts.tags ?? [])];
+    const { tags: only, skipTags } = this.#settings;
+    if (tags.includes("always") && !skipTags.includes("always")) return null;
+    if (only.length && !tags.some((t) => only.includes(t))) return `tags (${only.join(",")}) not matched`;
+    if (skipTags.length && tags.some((t) => skipTags.includes(t))) return `skipped by --skip-tags`;
+    return null;
+  }
+
+  #become(opts: TaskOptions): Become | undefined {
+    if (opts.become === false) return undefined;
+    if (opts.become || opts.becomeUser) return { user: opts.becomeUser ?? "root", password: this.#becomePassword };
+    return this.#becomeDefault;
+  }
+
+  /**
+   * Defines a handler for this host and play. Defining the same name twice
+   * returns the first handler, so a role applied twice queues one run.
+   */
+  handler(name: string, fn: () => Promise<unknown>): Handler {
+    const existing = this.#handlers.find((e) => e.handler.name === name);
+    if (existing) return existing.handler;
+    const entry: HandlerEntry = { handler: { name, __handler: true }, fn, notified: false, by: [] };
+    this.#handlers.push(entry);
+    const fromRun = this.pendingFromRun.get(name);
+    if (fromRun) {
+      // A previous run changed what this handler reacts to, then the host failed
+      // before handlers ran: queue it now so the change takes effect.
+      entry.notified = true;
+      this.#bus.emit({ type: "handler.pending", host: this.name, play: this.play, handler: name, fromRun });
+    }
+    return entry.handler;
+  }
+
+  #notify(targets: Handler | Handler[], by: string): void {
+    for (const t of Array.isArray(targets) ? targets : [targets]) {
+      const entry = this.#handlers.find((e) => e.handler === t);
+      if (!entry) throw new Error(`handler "${t.name}" was defined for another host or play`);
+      if (!entry.notified) this.#bus.emit({ type: "handler.notified", host: this.name, play: this.play, handler: t.name, by });
+      entry.notified = true;
+      entry.by.push(by);
+    }
+  }
+
+  /** Names of handlers notified and not yet run (recorded if the host fails). */
+  pendingHandlers(): string[] {
+    return this.#handlers.filter((e) => e.notified).map((e) => e.handler.name);
+  }
+
+  /** Runs notified handlers now, once each, in definition order. */
+  async flushHandlers(): Promise<void> {
+    const prevRole = this.#role;
+    for (const entry of this.#handlers) {
+      if (!entry.notified) continue;
+      this.#role = `handler: ${entry.handler.name}`;
+      await entry.fn();
+      entry.notified = false;
+    }
+    this.#role = prevRole;
+  }
+
+  /**
+   * Runs `fn` on the first host of the play that gets here; every other host
+   * waits and receives the same value (a keyring, a join token).
+   */
+  runOnce<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    return this.#coord.runOnce(key, fn);
+  }
+
+  /** Waits until every host still running this play reaches the same barrier. */
+  barrier(name: string): Promise<void> {
+    return this.#coord.barrier(name, this.name);
+  }
+
+  /** Runs `fn` with another host's context (its connection, facts and vars). */
+  delegateTo<T>(host: string, fn: (other: Host) => Promise<T>): Promise<T> {
+    return this.#coord.delegate(host, fn);
+  }
+
+  /** Fails this host's play with a message. */
+  fail(message: string): never {
+    throw new TaskFailedError(this.name, "fail", result("failed", message));
+  }
+
+  /** Logs a message for this host (shown with -v and in history). */
+  log(text: string): void {
+    this.#bus.emit({ type: "message", level: "info", host: this.name, text });
+  }
+
+  /** The connection, for tasks in tasks/ that need it directly. @internal */
+  get connection(): Connection {
+    return this.#conn;
+  }
+
+  /**
+   * zx-style command: every interpolation is shell-quoted for POSIX sh,
+   * arrays become several quoted words. Reports changed; use
+   * `h.command(..., { readOnly: true })` for a command that changes nothing.
+   *
+   * @example await h.$`mkdir -p ${dir} && touch ${dir}/stamp`
+   */
+  $ = (strings: TemplateStringsArray, ...values: unknown[]): Promise<TaskResult> => {
+    return this.command(sh(strings, ...values));
+  };
+
+  /** Runs a shell command line (see tasks/command.ts for its options). */
+  command(cmd: string | string[], opts: CommandOptions = {}): Promise<TaskResult> {
+    const [taskOpts, rest] = splitOptions(opts);
+    return this.task(commandTask, { cmd, ...rest }, taskOpts);
+  }
+
+  /** A file with given content, written atomically when it differs (tasks/copy.ts). */
+  copy(p: CopyParams & TaskOptions): Promise<TaskResult> {
+    const [opts, params] = splitOptions(p);
+    return this.task(copyTask, params as CopyParams, opts);
+  }
+
+  /** A path's kind and attributes: directory, link, touch, absent (tasks/file.ts). */
+  file(p: FileParams & TaskOptions): Promise<TaskResult> {
+    const [opts, params] = splitOptions(p);
+    return this.task(fileTask, params as FileParams, opts);
+  }
+}
+
+const OPTION_KEYS = new Set<string>(["name", "notify", "when", "tags", "become", "becomeUser", "changed", "failed", "retries", "delay", "until", "timeout", "noLog", "ignoreErrors"]);
+
+/** Separates the common task options from a task's own parameters. */
+export function splitOptions<T extends object>(p: T): [TaskOptions, Omit<T, keyof TaskOptions>] {
+  const opts: Record<string, unknown> = {};
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(p)) (OPTION_KEYS.has(k) ? opts : rest)[k] = v;
+  return [opts as TaskOptions, rest as Omit<T, keyof TaskOptions>];
+}
+
+/** Options of `h.command`: the task options plus the command's own (see tasks/command.ts). */
+export type CommandOptions = TaskOptions & Omit<CommandParams, "cmd">;
+
+/** Builds a POSIX sh command line from a template, quoting every value. */
+export function sh(strings: TemplateStringsArray, ...values: unknown[]): string {
+  let out = strings[0] ?? "";
+  values.forEach((v, i) => {
+    if (v instanceof Secret) throw new Error("a Secret cannot go on a command line; pass it on stdin");
+    out += Array.isArray(v) ? v.map((x) => shq(String(x))).join(" ") : shq(String(v));
+    out += strings[i + 1] ?? "";
+  });
+  return out;
+}
+
+function applyOverrides(r: TaskResult, opts: TaskOptions): TaskResult {
+  let out = r;
+  if (opts.failed !== undefined && r.status !== "skipped") {
+    const failed = typeof opts.failed === "function" ? opts.failed(r) : opts.failed;
+    if (failed && !r.failed) out = { ...r, status: "failed", failed: true, changed: false, reason: "failed by the task's `failed` condition" };
+    if (!failed && r.failed) out = { ...r, status: "ok", failed: false, reason: `${r.reason} (failure ignored by the task's \`failed\` condition)` };
+  }
+  if (opts.changed !== undefined && !out.failed && out.status !== "skipped") {
+    const changed = typeof opts.changed === "function" ? opts.changed(out) : opts.changed;
+    out = { ...out, changed, status: changed ? "changed" : "ok" };
+  }
+  return out;
+}
+
+function firstLine(s: string | undefined): string {
+  return (s ?? "").trim().split("\n")[0] ?? "";
+}
+
+function isConnectionError(err: unknown): boolean {
+  return (err as Error)?.name === "UnreachableError";
+}

@@ -1,0 +1,196 @@
+/**
+ * Connection keys: the variables that say how to reach a host. They may be
+ * set wherever variables are (host, group, group_vars, host_vars) and are
+ * taken out of the variables into `conn`.
+ *
+ * runbook's own names and Ansible's map to the same fields; when one variable
+ * map sets both, runbook's name wins. Across maps the usual precedence holds
+ * (host over child group over parent group over `all`), whatever the spelling.
+ *
+ * | field      | runbook      | Ansible                                                  | Rundeck              |
+ * | ---------- | ------------ | -------------------------------------------------------- | -------------------- |
+ * | address    | `address`    | `ansible_host`, `ansible_ssh_host`                       | `hostname` (host:port) |
+ * | port       | `port`       | `ansible_port`, `ansible_ssh_port`                       | `ssh-port`           |
+ * | user       | `user`       | `ansible_user`, `ansible_ssh_user`                       | `username`           |
+ * | key        | `key`        | `ansible_ssh_private_key_file`, `ansible_private_key_file` | `ssh-keypath`      |
+ * | become     | `become`     | `ansible_become`                                         |                      |
+ * | becomeUser | `becomeUser` | `ansible_become_user`                                    |                      |
+ * | jump       | `jump`       | `ansible_ssh_common_args` (only `-J` / `-o ProxyJump=`)  |                      |
+ * | local      | `local`      | `ansible_connection` (`local`, `ssh`)                    |                      |
+ */
+
+import { InputError } from "../errors.ts";
+import type { VarBlock } from "./builder.ts";
+import type { ConnectionDefaults, HostConnection } from "./types.ts";
+import { splitWords } from "./words.ts";
+
+/** Sets connection fields from one variable, or throws a `FieldError`. */
+type Setter = (conn: ConnectionDefaults, value: unknown, key: string) => void;
+
+/** A bad value; the caller knows the file and line. */
+class FieldError extends Error {}
+
+const NATIVE = new Map<string, Setter>([
+  ["address", (c, v, k) => (c.address = text(v, k))],
+  ["port", (c, v, k) => (c.port = port(v, k))],
+  ["user", (c, v, k) => (c.user = text(v, k))],
+  ["key", (c, v, k) => (c.key = text(v, k))],
+  ["become", (c, v, k) => (c.become = bool(v, k))],
+  ["becomeUser", (c, v, k) => (c.becomeUser = text(v, k))],
+  ["jump", (c, v, k) => (c.jump = text(v, k))],
+  ["local", (c, v, k) => (c.local = bool(v, k))],
+]);
+
+/** Ansible's names, accepted in every format so inventories move over unchanged. */
+export const ANSIBLE_KEYS = new Map<string, Setter>([
+  ["ansible_host", NATIVE.get("address")!],
+  ["ansible_ssh_host", NATIVE.get("address")!],
+  ["ansible_port", NATIVE.get("port")!],
+  ["ansible_ssh_port", NATIVE.get("port")!],
+  ["ansible_user", NATIVE.get("user")!],
+  ["ansible_ssh_user", NATIVE.get("user")!],
+  ["ansible_ssh_private_key_file", NATIVE.get("key")!],
+  ["ansible_private_key_file", NATIVE.get("key")!],
+  ["ansible_become", NATIVE.get("become")!],
+  ["ansible_become_user", NATIVE.get("becomeUser")!],
+  ["ansible_connection", (c, v, k) => (c.local = connectionType(v, k))],
+  ["ansible_ssh_common_args", setJumpFromSshArgs],
+]);
+
+/** Rundeck node attributes, accepted in Rundeck resource files only. */
+export const RUNDECK_KEYS = new Map<string, Setter>([
+  ...ANSIBLE_KEYS,
+  ["hostname", setHostAndPort],
+  ["username", NATIVE.get("user")!],
+  ["ssh-port", NATIVE.get("port")!],
+  ["ssh-keypath", NATIVE.get("key")!],
+]);
+
+/** A variable block split into connection settings and the remaining variables. */
+export interface SplitBlock {
+  conn: ConnectionDefaults;
+  rest: VarBlock;
+}
+
+/**
+ * Takes the connection keys out of a variable block; `aliases` are the
+ * format's own names, applied before runbook's so runbook's win. `owner`
+ * (`host tnode1`) names the host or group in error messages.
+ *
+ * @example splitConnection({ file: "h.yml", vars: { ansible_port: 2222, ntp: "x" } }, "host h").conn // { port: 2222 }
+ */
+export function splitConnection(block: VarBlock, owner: string, aliases = ANSIBLE_KEYS): SplitBlock {
+  const conn: ConnectionDefaults = {};
+  const rest: VarBlock = { ...block, vars: {} };
+  const native: [Setter, string][] = [];
+  for (const [key, value] of Object.entries(block.vars)) {
+    const alias = aliases.get(key);
+    const own = NATIVE.get(key);
+    if (own) native.push([own, key]);
+    else if (alias) apply(alias, key);
+    else rest.vars[key] = value;
+  }
+  for (const [set, key] of native) apply(set, key);
+  return { conn, rest };
+
+  function apply(set: Setter, key: string): void {
+    try {
+      set(conn, block.vars[key], key);
+    } catch (e) {
+      if (!(e instanceof FieldError)) throw e;
+      throw new InputError(`${owner}: ${e.message}`, { file: block.file, line: block.lines?.[key] });
+    }
+  }
+}
+
+const LOCAL_ADDRESSES = new Set(["localhost", "127.0.0.1", "::1"]);
+
+/**
+ * The connection of host `name`: its groups' settings (lowest precedence
+ * first), then its own.
+ *
+ * @example resolveConnection("localhost", [{ user: "admin" }], {}) // { user: "admin", address: "localhost", local: true }
+ */
+export function resolveConnection(name: string, groups: ConnectionDefaults[], own: ConnectionDefaults): HostConnection {
+  const merged: ConnectionDefaults = Object.assign({}, ...groups, own);
+  const address = merged.address ?? name;
+  // A port, user, key or jump host on the host itself means "really ssh here" (e.g. a
+  // test sshd); a group-wide user (all: ansible_user) is meant for the remote hosts.
+  const sshOnly = [own.port, own.user, own.key, own.jump].some((v) => v !== undefined);
+  const local = merged.local ?? (LOCAL_ADDRESSES.has(address) && !sshOnly);
+  return { ...merged, address, local };
+}
+
+function text(v: unknown, key: string): string {
+  if (typeof v === "string" && v.trim() !== "") return v.trim();
+  if (typeof v === "number") return String(v);
+  throw new FieldError(`${key} must be a non-empty string, got ${show(v)}`);
+}
+
+function port(v: unknown, key: string): number {
+  const n = typeof v === "string" && /^\d+$/.test(v.trim()) ? Number(v) : v;
+  if (typeof n === "number" && Number.isInteger(n) && n >= 1 && n <= 65535) return n;
+  throw new FieldError(`${key} must be a port number from 1 to 65535, got ${show(v)}`);
+}
+
+const TRUE = new Set(["true", "yes", "on", "1"]);
+const FALSE = new Set(["false", "no", "off", "0"]);
+
+function bool(v: unknown, key: string): boolean {
+  if (typeof v === "boolean") return v;
+  const s = String(v).toLowerCase();
+  if ((typeof v === "string" || typeof v === "number") && TRUE.has(s)) return true;
+  if ((typeof v === "string" || typeof v === "number") && FALSE.has(s)) return false;
+  throw new FieldError(`${key} must be true or false, got ${show(v)}`);
+}
+
+function connectionType(v: unknown, key: string): boolean {
+  const type = text(v, key);
+  if (type === "local") return true;
+  if (["ssh", "smart", "paramiko"].includes(type)) return false;
+  throw new FieldError(`${key} ${show(v)} is not supported (use ssh or local)`);
+}
+
+/** Rundeck's `hostname` may carry a port: `host:port`, or `[v6addr]:port`. */
+function setHostAndPort(c: ConnectionDefaults, v: unknown, key: string): void {
+  const s = text(v, key);
+  const m = /^\[(.+)\](?::(.*))?$/.exec(s) ?? /^([^:]+):(.*)$/.exec(s);
+  c.address = m ? m[1]! : s;
+  if (m?.[2] === undefined) return;
+  if (!/^\d+$/.test(m[2])) throw new FieldError(`${key} ${show(v)} has a port that is not a number`);
+  c.port = port(m[2], key);
+}
+
+/**
+ * Only a jump host can be carried over from Ansible's extra ssh arguments:
+ * runbook speaks SSH itself, so silently dropping any other option (e.g.
+ * `StrictHostKeyChecking=no`) would change what the connection does.
+ */
+function setJumpFromSshArgs(c: ConnectionDefaults, v: unknown, key: string): void {
+  const words = sshWords(text(v, key), key);
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    let jump: string | undefined;
+    if (w.startsWith("-J")) jump = w === "-J" ? words[++i] : w.slice(2);
+    else if (w.startsWith("-o")) jump = /^ProxyJump[=\s]\s*(.+)$/i.exec((w === "-o" ? words[++i] : w.slice(2)) ?? "")?.[1];
+    if (!jump) {
+      throw new FieldError(`${key}: only a jump host (-J HOST or -o ProxyJump=HOST) is supported, got ${show(v)}`);
+    }
+    c.jump = jump;
+  }
+}
+
+function sshWords(args: string, key: string): string[] {
+  try {
+    return splitWords(args, {}).map((w) => w.text);
+  } catch (e) {
+    throw new FieldError(`${key}: ${(e as Error).message}`);
+  }
+}
+
+function show(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (Array.isArray(v)) return "a list";
+  if (v !== null && typeof v === "object") return "a map";
+  return String(v);
+}

@@ -1,0 +1,87 @@
+/**
+ * Roles: reusable, typed units of configuration. A role is a function that
+ * takes typed parameters and returns a value a play lists; its body is
+ * ordinary async TypeScript over a per-host context.
+ *
+ * @example
+ *   export const motd = role({
+ *     name: "motd",
+ *     params: { text: t.string().default("welcome\n") },
+ *     async run(h, p) {
+ *       await h.copy({ dest: "/etc/motd", content: p.text });
+ *     },
+ *   });
+ *   // in a play: roles: [motd({ text: "hello\n" })]
+ */
+import type { Host } from "./host.ts";
+import { checkShape, SchemaError, type Infer, type Input, type Shape } from "./schema.ts";
+import { InputError } from "./errors.ts";
+
+/** What a role's parameters may be computed from, per host, at run start. */
+export interface HostInfo {
+  name: string;
+  vars: Record<string, unknown>;
+}
+
+export interface RoleSpec<S extends Shape> {
+  /** Also the key under which inventory vars may set this role's params (`ntp: { servers: [...] }`). */
+  name: string;
+  params: S;
+  tags?: string[];
+  run(h: Host, params: Infer<S>): Promise<void>;
+}
+
+/** A role with its call-site parameters, as listed in a play. */
+export interface RoleInstance<S extends Shape = Shape> {
+  readonly kind: "role";
+  readonly spec: RoleSpec<S>;
+  readonly input: Input<S> | ((host: HostInfo) => Input<S>) | undefined;
+  readonly tags: string[];
+}
+
+/** A role factory: call it with parameters (or a function of the host) to list it in a play. */
+export type Role<S extends Shape> = ((input?: Input<S> | ((host: HostInfo) => Input<S>), opts?: { tags?: string[] }) => RoleInstance<S>) & {
+  readonly spec: RoleSpec<S>;
+};
+
+/** Defines a role. */
+export function role<S extends Shape>(spec: RoleSpec<S>): Role<S> {
+  const make = (input?: Input<S> | ((host: HostInfo) => Input<S>), opts: { tags?: string[] } = {}): RoleInstance<S> => ({
+    kind: "role",
+    spec,
+    input,
+    tags: [...(spec.tags ?? []), ...(opts.tags ?? [])],
+  });
+  return Object.assign(make, { spec });
+}
+
+/**
+ * A role's parameters for one host, by precedence (DESIGN §4): the role's
+ * defaults, then `vars[roleName]` from inventory and play vars, then the
+ * call's parameters, then `vars[roleName]` from prompts and extra vars.
+ * Checked against the role's schema; a bad value is an InputError naming the
+ * host, role and field.
+ */
+export function resolveParams<S extends Shape>(
+  inst: RoleInstance<S>,
+  host: HostInfo,
+  layers: { low: Record<string, unknown>; high: Record<string, unknown> },
+): Infer<S> {
+  const name = inst.spec.name;
+  const fromVars = (vars: Record<string, unknown>, which: string): Record<string, unknown> => {
+    const v = vars[name];
+    if (v === undefined) return {};
+    if (!v || typeof v !== "object" || Array.isArray(v)) {
+      throw new InputError(`variable "${name}" (${which}) must be a map of the role's parameters`, { host: host.name, role: name });
+    }
+    return v as Record<string, unknown>;
+  };
+  try {
+    const call = typeof inst.input === "function" ? inst.input(host) : inst.input;
+    const merged = { ...fromVars(layers.low, "inventory or play vars"), ...(call ?? {}), ...fromVars(layers.high, "prompts or extra vars") };
+    return checkShape(inst.spec.params, merged);
+  } catch (err) {
+    if (err instanceof SchemaError) throw new InputError(err.message, { host: host.name, role: name, field: err.field });
+    throw err;
+  }
+}

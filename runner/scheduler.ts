@@ -1,0 +1,211 @@
+/**
+ * Runs a playbook's plays over their hosts: every host at its own pace up to
+ * `forks` at once (no lock-step), `serial` batches for rolling changes, a
+ * failed host stops only itself unless `anyErrorsFatal` or
+ * `maxFailPercentage` say otherwise, unreachable hosts are reported apart.
+ * One connection per host for the whole run; facts gathered once per host.
+ */
+import type { Connection } from "./connection/types.ts";
+import { UnreachableError } from "./connection/types.ts";
+import { PlayCoordinator } from "./coordinator.ts";
+import type { EventBus, HostCounts } from "./events.ts";
+import { EXIT } from "./errors.ts";
+import { gatherFacts, type Facts } from "./facts/index.ts";
+import { Host, type HostRunSettings } from "./host.ts";
+import type { Play, Playbook } from "./playbook.ts";
+import { resolveParams, type RoleInstance } from "./role.ts";
+import type { Shape } from "./schema.ts";
+import { TaskFailedError } from "./task.ts";
+import type { PendingHandlers } from "./state.ts";
+
+/** A play with its resolved hosts and, per host, its vars and role params (all checked before the run). */
+export interface PreparedPlay {
+  play: Play;
+  hosts: string[];
+  vars: Map<string, Record<string, unknown>>;
+  params: Map<string, unknown[]>;
+}
+
+export interface SchedulerDeps {
+  bus: EventBus;
+  settings: HostRunSettings;
+  /** Opens (once) the connection to a host. */
+  connect(host: string): Promise<Connection>;
+  forks: number;
+  forceHandlers: boolean;
+  become: { password?: string };
+  pending: PendingHandlers;
+  runId: string;
+}
+
+interface HostState {
+  counts: HostCounts;
+  failed: boolean;
+  unreachable: boolean;
+  facts?: Facts;
+  started: number;
+}
+
+/** Hands out at most `n` concurrent slots. */
+class Limiter {
+  #active = 0;
+  readonly #queue: (() => void)[] = [];
+  constructor(readonly n: number) {}
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#active >= this.n) await new Promise<void>((r) => this.#queue.push(r));
+    this.#active++;
+    try {
+      return await fn();
+    } finally {
+      this.#active--;
+      this.#queue.shift()?.();
+    }
+  }
+}
+
+export interface RunOutcome {
+  recap: Record<string, HostCounts>;
+  exitCode: number;
+}
+
+export async function runPlays(pb: Playbook, plays: PreparedPlay[], deps: SchedulerDeps): Promise<RunOutcome> {
+  const state = new Map<string, HostState>();
+  const hostState = (h: string) => {
+    let s = state.get(h);
+    if (!s) {
+      s = { counts: { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0, time: 0 }, failed: false, unreachable: false, started: Date.now() };
+      state.set(h, s);
+    }
+    return s;
+  };
+  deps.bus.subscribe((e) => {
+    if (e.type === "task.result") hostState(e.host).counts[e.status]++;
+  });
+
+  const limiter = new Limiter(Math.max(1, deps.forks));
+  const startAt = { found: !deps.settings.startAtTask };
+  let stopAll = false;
+
+  for (const prepared of plays) {
+    const { play } = prepared;
+    const hosts = prepared.hosts.filter((h) => !hostState(h).failed && !hostState(h).unreachable);
+    deps.bus.emit({ type: "play.start", play: play.name, hosts, check: deps.settings.check });
+    if (hosts.length === 0) {
+      deps.bus.emit({ type: "message", level: "warn", text: `play "${play.name}": no hosts left to run on` });
+      deps.bus.emit({ type: "play.end", play: play.name });
+      continue;
+    }
+    const coord = new PlayCoordinator(hosts);
+    let failedInPlay = 0;
+    for (const batch of batches(hosts, play.serial)) {
+      if (stopAll) break;
+      await Promise.all(
+        batch.map((name) =>
+          limiter.run(async () => {
+            if (stopAll) return;
+            const s = hostState(name);
+            try {
+              await runHostPlay(name, prepared, s, coord, deps, startAt);
+            } catch (err) {
+              if (err instanceof UnreachableError) {
+                s.unreachable = true;
+                s.counts.unreachable++;
+                deps.bus.emit({ type: "host.unreachable", host: name, play: play.name, message: err.message });
+              } else {
+                s.failed = true;
+                const message = err instanceof TaskFailedError ? err.message : `${name}: ${(err as Error).stack ?? err}`;
+                if (!(err instanceof TaskFailedError)) s.counts.failed++;
+                deps.bus.emit({ type: "host.failed", host: name, play: play.name, message });
+              }
+              failedInPlay++;
+              if (play.anyErrorsFatal) stopAll = true;
+            } finally {
+              coord.leave(name);
+              s.counts.time = Date.now() - s.started;
+            }
+          }),
+        ),
+      );
+      if (play.maxFailPercentage !== undefined && (failedInPlay / hosts.length) * 100 > play.maxFailPercentage) {
+        deps.bus.emit({ type: "message", level: "warn", text: `play "${play.name}": ${failedInPlay} of ${hosts.length} hosts failed, over maxFailPercentage ${play.maxFailPercentage}%: stopping` });
+        stopAll = true;
+      }
+    }
+    deps.bus.emit({ type: "play.end", play: play.name });
+    if (stopAll) break;
+  }
+
+  const recap = Object.fromEntries([...state].map(([h, s]) => [h, s.counts]));
+  const anyFailed = [...state.values()].some((s) => s.failed);
+  const anyUnreachable = [...state.values()].some((s) => s.unreachable);
+  return { recap, exitCode: anyFailed ? EXIT.failed : anyUnreachable ? EXIT.unreachable : EXIT.ok };
+}
+
+async function runHostPlay(
+  name: string,
+  prepared: PreparedPlay,
+  s: HostState,
+  coord: PlayCoordinator,
+  deps: SchedulerDeps,
+  startAt: { found: boolean },
+): Promise<void> {
+  const { play } = prepared;
+  const conn = await deps.connect(name);
+  if (!s.facts && play.gatherFacts !== false) {
+    s.facts = await gatherFacts((script) => conn.run(script));
+  }
+  const vars = prepared.vars.get(name) ?? {};
+  const h = new Host(name, s.facts ?? ({} as Facts), vars, play.name, {
+    conn,
+    bus: deps.bus,
+    settings: deps.settings,
+    coord,
+    become: { enabled: !!play.become, user: play.becomeUser, password: deps.become.password },
+    startAt,
+  });
+  h.pendingFromRun = deps.pending.forHost(name, play.name);
+  coord.register(h);
+  const params = prepared.params.get(name) ?? [];
+  try {
+    for (const [i, inst] of (play.roles ?? []).entries()) {
+      h.enterRole(inst.spec.name, [...(play.tags ?? []), ...inst.tags]);
+      await (inst as RoleInstance<Shape>).spec.run(h, params[i] as never);
+    }
+    h.enterRole(undefined, play.tags ?? []);
+    if (play.tasks) await play.tasks(h);
+    await h.flushHandlers();
+    deps.pending.clear(name, play.name);
+  } catch (err) {
+    const pending = h.pendingHandlers();
+    if (pending.length) {
+      if (deps.forceHandlers && !(err instanceof UnreachableError)) {
+        await h.flushHandlers().catch(() => undefined);
+        deps.pending.clear(name, play.name);
+      } else {
+        // Better than Ansible: the next run on this host runs them (and says so).
+        deps.pending.record(name, play.name, pending, deps.runId);
+      }
+    }
+    throw err;
+  }
+}
+
+/** Splits hosts into `serial` batches (a count or a percentage); one batch when unset. */
+export function batches(hosts: string[], serial: Play["serial"]): string[][] {
+  if (serial === undefined) return [hosts];
+  const size =
+    typeof serial === "number" ? serial : Math.max(1, Math.floor((hosts.length * Number(String(serial).replace("%", ""))) / 100));
+  if (!Number.isInteger(size) || size < 1) throw new Error(`serial must be a positive number or percentage, got ${serial}`);
+  const out: string[][] = [];
+  for (let i = 0; i < hosts.length; i += size) out.push(hosts.slice(i, i + size));
+  return out;
+}
+
+/** Resolves role params for every host of a play, collecting all errors before anything runs. */
+export function prepareParams(
+  play: Play,
+  host: string,
+  layers: { low: Record<string, unknown>; high: Record<string, unknown> },
+): unknown[] {
+  return (play.roles ?? []).map((inst) => resolveParams(inst as RoleInstance<Shape>, { name: host, vars: { ...layers.low, ...layers.high } }, layers));
+}

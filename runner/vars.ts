@@ -1,0 +1,151 @@
+/**
+ * Variables and their precedence, low to high (DESIGN §4):
+ *
+ * 1. role defaults
+ * 2. `all` group variables
+ * 3. group variables: parents before children; at equal depth by name, as Ansible
+ * 4. host variables
+ * 5. play variables
+ * 6. role parameters
+ * 7. prompt answers
+ * 8. extra variables (`-e`)
+ *
+ * Merging replaces by key, as Ansible's default `hash_behaviour=replace`: a
+ * map set at a higher level replaces the whole map below it, it is not merged
+ * into it. Every value keeps where it came from, so `runbook inventory --vars
+ * HOST` can say why a host sees the value it sees.
+ */
+
+import { readFileSync } from "node:fs";
+import { InputError } from "./errors.ts";
+import { YamlFile } from "./inventory/yaml.ts";
+import type { Inventory } from "./inventory/types.ts";
+import { splitWords } from "./inventory/words.ts";
+
+/** Variables, and for each one where its value came from. */
+export interface ScopedVars {
+  vars: Record<string, unknown>;
+  /** Key -> origin, e.g. `inventory/group_vars/clusternode.yml:2`, `play "base"`, `-e`. */
+  sources: Record<string, string>;
+}
+
+/** The layers above the inventory; each is optional. Make them with `scoped()`. */
+export interface VarLayers {
+  roleDefaults?: ScopedVars;
+  play?: ScopedVars;
+  roleParams?: ScopedVars;
+  prompts?: ScopedVars;
+  extraVars?: ScopedVars;
+}
+
+/**
+ * Wraps plain variables that all came from one place.
+ *
+ * @example scoped({ servers: ["pool.ntp.org"] }, "role ntp defaults")
+ */
+export function scoped(vars: Record<string, unknown>, source: string): ScopedVars {
+  return { vars: { ...vars }, sources: Object.fromEntries(Object.keys(vars).map((k) => [k, source])) };
+}
+
+/**
+ * Merges layers, lowest precedence first; a key in a later layer replaces it
+ * (value and source). Missing layers are skipped.
+ *
+ * @example layer(scoped({ a: 1, b: 1 }, "defaults"), scoped({ b: 2 }, "-e")) // vars { a: 1, b: 2 }, sources { a: "defaults", b: "-e" }
+ */
+export function layer(...layers: (ScopedVars | undefined)[]): ScopedVars {
+  const out: ScopedVars = { vars: {}, sources: {} };
+  for (const l of layers) {
+    if (!l) continue;
+    Object.assign(out.vars, l.vars);
+    Object.assign(out.sources, l.sources);
+  }
+  return out;
+}
+
+/**
+ * A host's inventory variables: `all`, then its groups by depth and name,
+ * then its own.
+ *
+ * @example hostVars(inv, "tnode2").sources.ntp_server // "inventory/group_vars/clusternode.yml:1"
+ */
+export function hostVars(inv: Inventory, hostName: string): ScopedVars {
+  const host = inv.hosts.get(hostName);
+  if (!host) throw new InputError(`host "${hostName}" is not in the inventory`);
+  // host.groups is already in precedence order, `all` first.
+  const groups = host.groups.map((name) => inv.groups.get(name)!);
+  return layer(...groups.map((g) => ({ vars: g.vars, sources: g.varSources })), { vars: host.vars, sources: host.varSources });
+}
+
+/**
+ * Every variable a host sees in a role, in DESIGN §4 order.
+ *
+ * @example resolveVars(inv, "tnode1", { extraVars: scoped(parseExtraVars(["ntp=off"]), "-e") })
+ */
+export function resolveVars(inv: Inventory, hostName: string, layers: VarLayers = {}): ScopedVars {
+  const { roleDefaults, play, roleParams, prompts, extraVars } = layers;
+  return layer(roleDefaults, hostVars(inv, hostName), play, roleParams, prompts, extraVars);
+}
+
+/**
+ * Parses `-e`/`--extra-vars` arguments; later arguments win by key. Each is
+ * `key=value ...` (shell-like quoting; values stay strings, as in Ansible),
+ * a JSON object, or `@file` (JSON or YAML holding a map).
+ *
+ * @example parseExtraVars(["ntp_server=10.0.0.1 motd='hello world'", '{"debug": true}', "@vars.yml"])
+ */
+export function parseExtraVars(args: string[]): Record<string, unknown> {
+  const vars: Record<string, unknown> = {};
+  for (const arg of args) Object.assign(vars, parseExtraVar(arg));
+  return vars;
+}
+
+function parseExtraVar(arg: string): Record<string, unknown> {
+  const text = arg.trim();
+  if (text.startsWith("@")) return varsFile(text.slice(1));
+  if (text.startsWith("{") || text.startsWith("[")) return jsonObject(arg);
+  const vars: Record<string, unknown> = {};
+  const words = extraVarWords(arg);
+  if (words.length === 0) throw new InputError(`-e ${JSON.stringify(arg)}: expected key=value, a JSON object or @file`);
+  for (const word of words) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(word);
+    if (!m) throw new InputError(`-e ${JSON.stringify(arg)}: expected key=value, a JSON object or @file, got ${JSON.stringify(word)}`);
+    vars[m[1]!] = m[2];
+  }
+  return vars;
+}
+
+function extraVarWords(arg: string): string[] {
+  try {
+    return splitWords(arg, {}).map((w) => w.text);
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    throw new InputError(`-e ${JSON.stringify(arg)}: ${e.message}`);
+  }
+}
+
+function jsonObject(arg: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(arg);
+  } catch (e) {
+    throw new InputError(`-e ${JSON.stringify(arg)}: invalid JSON: ${(e as Error).message}`);
+  }
+  if (!isPlainObject(value)) throw new InputError(`-e ${JSON.stringify(arg)}: expected a JSON object`);
+  return value;
+}
+
+function varsFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new InputError(`-e @${file}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  const y = YamlFile.parse(file, text);
+  return y.varBlock(y.root, "an extra vars file", false).vars;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
