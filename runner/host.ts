@@ -13,8 +13,7 @@ import { applyChange, describeChange } from "./apply.ts";
 import { result, TaskFailedError, type Plan, type PlanContext, type TaskDef, type TaskResult } from "./task.ts";
 import type { PlayCoordinator } from "./coordinator.ts";
 import { commandTask, type CommandParams } from "../tasks/command.ts";
-import { copyTask, type CopyParams } from "../tasks/copy.ts";
-import { fileTask, type FileParams } from "../tasks/file.ts";
+import { TASKS, type TaskMethods } from "../tasks/index.ts";
 
 /** A handler: queued by `notify`, run once per host at the end of the play (or at `flushHandlers`). */
 export interface Handler {
@@ -334,18 +333,23 @@ export class Host {
     const [taskOpts, rest] = splitOptions(opts);
     return this.task(commandTask, { cmd, ...rest }, taskOpts);
   }
+}
 
-  /** A file with given content, written atomically when it differs (tasks/copy.ts). */
-  copy(p: CopyParams & TaskOptions): Promise<TaskResult> {
-    const [opts, params] = splitOptions(p);
-    return this.task(copyTask, params as CopyParams, opts);
-  }
+/**
+ * The task library as methods (`h.copy({...})`, `h.template({...})`...): one
+ * per entry of tasks/index.ts's TASKS, each taking the task's parameters and
+ * the common task options in one object.
+ */
+// Declaration merging: the class gets the task methods installed below.
+export interface Host extends TaskMethods {}
 
-  /** A path's kind and attributes: directory, link, touch, absent (tasks/file.ts). */
-  file(p: FileParams & TaskOptions): Promise<TaskResult> {
-    const [opts, params] = splitOptions(p);
-    return this.task(fileTask, params as FileParams, opts);
-  }
+for (const [name, def] of Object.entries(TASKS)) {
+  Object.defineProperty(Host.prototype, name, {
+    value(this: Host, p: object) {
+      const [opts, params] = splitOptions(p);
+      return this.task(def as TaskDef<unknown>, params, opts);
+    },
+  });
 }
 
 const OPTION_KEYS = new Set<string>(["name", "notify", "when", "tags", "become", "becomeUser", "changed", "failed", "retries", "delay", "until", "timeout", "noLog", "ignoreErrors"]);

@@ -52,7 +52,8 @@ async function main(): Promise<number> {
     if (files.length === 0) continue;
     // uvu matches its pattern against paths relative to the group directory.
     const pattern = `^(${files.map((f) => f.replace(/[.]/g, "\\.")).join("|")})$`;
-    const res = await run(process.execPath, ["--import", "tsx", "node_modules/uvu/bin.js", dir, pattern]);
+    const color = process.stdout.isTTY ? [] : ["--no-color"];
+    const res = await run(process.execPath, ["--import", "tsx", "node_modules/uvu/bin.js", dir, pattern, ...color]);
     const text = strip(res.out);
     const total = Number(text.match(/Total:\s+(\d+)/)?.[1] ?? NaN);
     const passed = Number(text.match(/Passed:\s+(\d+)/)?.[1] ?? NaN);

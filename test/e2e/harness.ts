@@ -1,0 +1,96 @@
+/**
+ * Helpers for tests that run tasks and playbooks on lab hosts: a host
+ * context wired to a real SSH connection (for task tests), the `runbook` CLI
+ * as a child process (for end-to-end tests), and snapshots of a host's
+ * overlay upper dir (to prove check mode wrote nothing).
+ */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SshConnection } from "../../runner/connection/ssh.ts";
+import { PlayCoordinator } from "../../runner/coordinator.ts";
+import { EventBus, type RunEvent } from "../../runner/events.ts";
+import { gatherFacts } from "../../runner/facts/index.ts";
+import { Host } from "../../runner/host.ts";
+import { Redactor } from "../../runner/secret.ts";
+import type { Lab, LabHost } from "../lab/lab.ts";
+import { run } from "../lab/sh.ts";
+
+export interface HostHarness {
+  h: Host;
+  conn: SshConnection;
+  events: RunEvent[];
+  close(): Promise<void>;
+}
+
+/** A host context on a lab host, as a role's `run(h)` gets it. */
+export async function hostContext(
+  lab: Lab,
+  host: LabHost,
+  opts: { check?: boolean; diff?: boolean; secrets?: string[]; baseDir?: string; become?: boolean } = {},
+): Promise<HostHarness> {
+  const conn = await SshConnection.open({
+    host: host.name,
+    address: host.address,
+    user: "root",
+    keyFiles: [lab.key],
+    knownHostsFiles: [lab.knownHosts],
+  });
+  const redactor = new Redactor();
+  for (const s of opts.secrets ?? []) redactor.add(s);
+  const bus = new EventBus(redactor);
+  const events: RunEvent[] = [];
+  bus.subscribe((e) => events.push(e));
+  const facts = await gatherFacts((script) => conn.run(script));
+  const h = new Host(host.name, facts, {}, "test", {
+    conn,
+    bus,
+    settings: { check: !!opts.check, diff: !!opts.diff, tags: [], skipTags: [], verbose: 0, baseDir: opts.baseDir ?? process.cwd() },
+    coord: new PlayCoordinator([host.name]),
+    become: { enabled: !!opts.become },
+    startAt: { found: true },
+  });
+  return { h, conn, events, close: () => conn.close() };
+}
+
+/** A byte-for-byte fingerprint of a host's overlay upper dir (names, types, modes, owners, sizes, content). */
+export async function upperSnapshot(host: LabHost): Promise<string> {
+  const list = await run("sh", ["-c", `cd "$1" && find . -printf '%p\\t%y\\t%m\\t%U:%G\\t%s\\t%l\\n' | LC_ALL=C sort`, "sh", host.upper]);
+  const hash = createHash("sha256");
+  for (const line of list.stdout.split("\n")) {
+    const [path, type] = line.split("\t");
+    hash.update(line + "\n");
+    if (type === "f") hash.update(readFileSync(join(host.upper, path!)));
+  }
+  return `${list.stdout.split("\n").length} entries, ${hash.digest("hex")}`;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the `runbook` CLI with a private state dir (history, pending handlers) unless one is given. */
+export function runbook(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; stateDir?: string } = {}): Promise<CliResult> {
+  const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), "runbook-state-"));
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["bin/runbook.js", ...args], {
+      env: { ...process.env, RUNBOOK_STATE_DIR: stateDir, ...opts.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d));
+    child.stderr.on("data", (d: Buffer) => (stderr += d));
+    child.stdin.end(opts.input ?? "");
+    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+/** A fresh private state dir. */
+export function stateDir(): string {
+  return mkdtempSync(join(tmpdir(), "runbook-state-"));
+}
