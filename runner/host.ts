@@ -81,6 +81,8 @@ export class Host {
   #becomePassword: string | undefined;
   #started: { found: boolean };
   #role: string | undefined;
+  /** Changes check mode predicted on this host so far in the run (see task()). */
+  readonly #predicted: { count: number };
   #roleTags: string[] = [];
   /** Handlers still notified when the host failed (recorded for the next run). */
   pendingFromRun = new Map<string, string>();
@@ -97,6 +99,8 @@ export class Host {
       coord: PlayCoordinator;
       become?: { enabled: boolean; user?: string; password?: string };
       startAt: { found: boolean };
+      /** Shared by the host's contexts across plays. */
+      predicted?: { count: number };
     },
   ) {
     this.#conn = deps.conn;
@@ -106,6 +110,7 @@ export class Host {
     this.#becomePassword = deps.become?.password;
     this.#becomeDefault = deps.become?.enabled ? { user: deps.become.user, password: deps.become.password } : undefined;
     this.#started = deps.startAt;
+    this.#predicted = deps.predicted ?? { count: 0 };
   }
 
   /** Sets the role whose tasks follow (output and tags). @internal */
@@ -165,6 +170,17 @@ export class Host {
     if (opts.until && !r.failed && !opts.until(r)) {
       r = result("failed", `condition not met after ${attempts} attempt(s)`, { stdout: r.stdout, stderr: r.stderr, rc: r.rc });
     }
+    if (r.failed && this.#settings.check && this.#predicted.count > 0) {
+      // In check mode earlier changes were only predicted, so a state read that
+      // depends on them (a file not yet written) fails. Say so instead of
+      // failing the host: the real run makes those changes first.
+      r = result("skipped", `check mode: ${r.reason} — likely because ${this.#predicted.count} earlier change(s) on this host were only predicted`, {
+        stdout: r.stdout,
+        stderr: r.stderr,
+        rc: r.rc,
+      });
+    }
+    if (r.predicted) this.#predicted.count++;
 
     emitResult(r, commands);
     if (r.changed && opts.notify) this.#notify(opts.notify, name);

@@ -44,6 +44,7 @@ interface HostState {
   unreachable: boolean;
   facts?: Facts;
   started: number;
+  predicted: { count: number };
 }
 
 /** Hands out at most `n` concurrent slots. */
@@ -73,7 +74,7 @@ export async function runPlays(pb: Playbook, plays: PreparedPlay[], deps: Schedu
   const hostState = (h: string) => {
     let s = state.get(h);
     if (!s) {
-      s = { counts: { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0, time: 0 }, failed: false, unreachable: false, started: Date.now() };
+      s = { counts: { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0, time: 0 }, failed: false, unreachable: false, started: Date.now(), predicted: { count: 0 } };
       state.set(h, s);
     }
     return s;
@@ -162,6 +163,7 @@ async function runHostPlay(
     coord,
     become: { enabled: !!play.become, user: play.becomeUser, password: deps.become.password },
     startAt,
+    predicted: s.predicted,
   });
   h.pendingFromRun = deps.pending.forHost(name, play.name);
   coord.register(h);
