@@ -41,7 +41,9 @@ export function consolePrinter(opts: ConsoleOptions): EventSink {
       case "run.start":
         check = e.check;
         line(`runbook: ${e.playbook}${e.check ? " (check mode: nothing will change)" : ""}  [run ${e.runId}]`);
-        if (opts.tty) spinner = ora({ stream: process.stdout, discardStdin: false }).start();
+        // A terminal that reports no width (some pseudo-terminals) would make
+        // ora's line accounting meaningless: plain lines only there.
+        if (opts.tty && (process.stdout.columns ?? 0) >= 20) spinner = ora({ stream: process.stdout, discardStdin: false }).start();
         break;
       case "play.start":
         hostWidth = Math.max(hostWidth, ...e.hosts.map((h) => h.length));

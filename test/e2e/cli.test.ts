@@ -1,0 +1,208 @@
+/**
+ * The CLI as a user meets it on lab hosts: prompts and secrets, --limit
+ * patterns, unreachable and failing hosts, host keys, ad-hoc commands and
+ * the messages for bad input.
+ */
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as assert from "uvu/assert";
+import type { Lab } from "../lab/lab.ts";
+import { labSuite, ssh } from "../lab/fixture.ts";
+import { run } from "../lab/sh.ts";
+import { runbook, stateDir } from "./harness.ts";
+
+const PB = "test/fixtures/playbooks";
+const SECRET = "Sup3r-s3cret!x9";
+
+/** Hosts that ran a play, from the recap of a --json run. */
+function ranOn(stdout: string): string[] {
+  const end = stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.type === "run.end");
+  return Object.keys(end?.recap ?? {}).sort();
+}
+
+/** Runs the CLI under a pseudo-terminal (util-linux `script`), answering prompts as they appear. */
+function underPty(args: string[], answers: [RegExp, string][], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const cmd = `stty cols 120 rows 40; exec node bin/runbook.js ${args.map((a) => `'${a}'`).join(" ")}`;
+    const child = spawn("script", ["-qfec", cmd, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } });
+    let out = "";
+    const pending = [...answers];
+    child.stdout.on("data", (d: Buffer) => {
+      out += d;
+      const next = pending[0];
+      if (next && next[0].test(out.replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, ""))) {
+        pending.shift();
+        setTimeout(() => child.stdin.write(next[1]), 50);
+        // Later prompts must match text printed after this answer.
+        out += "\n--answered--\n";
+      }
+    });
+    child.on("close", (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+const s = await labSuite("cli: prompts, secrets, limits, failures", { hosts: 3 });
+
+s("a secret prompt answered on a terminal reaches the host but no output, history or process list", async ({ lab }) => {
+  const state = stateDir();
+  const seen: string[] = [];
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      const ps = await ssh(lab, "tnode1", "ps -eo args", { allowFail: true });
+      seen.push(ps.stdout);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  })();
+  const r = await underPty(
+    ["play", `${PB}/secret.ts`, "-i", lab.inventory, "-l", "tnode1", "-v"],
+    [
+      [/vault password/, `${SECRET}\r`],
+      [/vault password \(again\)/, `${SECRET}\r`],
+    ],
+    { RUNBOOK_STATE_DIR: state },
+  );
+  watching = false;
+  await watcher;
+  assert.is(r.code, 0, r.out);
+  assert.match(r.out, /read-only command/);
+  assert.not.ok(r.out.includes(SECRET), "secret in terminal output");
+  assert.ok(seen.length > 3 && seen.some((p) => p.includes("sleep 2")), "the watcher saw the run");
+  assert.not.ok(seen.some((p) => p.includes(SECRET)), "secret in the host's process list");
+  const config = await ssh(lab, "tnode1", "cat /srv/s/config");
+  assert.is(config.stdout, `user=admin\npassword=${SECRET}\n`);
+  for (const f of readdirSync(join(state, "runs"))) assert.not.ok(readFileSync(join(state, "runs", f), "utf8").includes(SECRET), "secret in history");
+});
+
+s("the same play with no terminal fails before touching a host, naming the variable and the ways to give it", async ({ lab }) => {
+  const r = await runbook(["play", `${PB}/secret.ts`, "-i", lab.inventory, "-l", "tnode2"]);
+  assert.is(r.code, 1);
+  assert.is(
+    r.stderr.trim(),
+    'runbook: prompt "vaultPassword" (vault password) needs a value and there is no terminal to ask on; give it with -e vaultPassword=..., -e @vars.yml, or the environment variable RUNBOOK_VAR_vaultPassword',
+  );
+  assert.is((await ssh(lab, "tnode2", "test -e /srv/s && echo touched || echo untouched")).stdout, "untouched\n");
+});
+
+s("a secret given non-interactively is masked in --diff, --json and history", async ({ lab }) => {
+  const state = stateDir();
+  const r = await runbook(["play", `${PB}/secret.ts`, "-i", lab.inventory, "-l", "tnode2", "--diff", "--json"], {
+    env: { RUNBOOK_VAR_vaultPassword: SECRET },
+    stateDir: state,
+  });
+  assert.is(r.code, 0, r.stderr);
+  assert.not.ok(r.stdout.includes(SECRET));
+  assert.match(r.stdout, /password=\*\*\*\*\*\*\*\*/);
+  const text = await runbook(["play", `${PB}/secret.ts`, "-i", lab.inventory, "-l", "tnode3", "--diff"], { env: { RUNBOOK_VAR_vaultPassword: SECRET }, stateDir: state });
+  assert.match(text.stdout, /\+password=\*\*\*\*\*\*\*\*\n/);
+  assert.not.ok(text.stdout.includes(SECRET));
+  const show = await runbook(["show", "--diff", readdirSync(join(state, "runs"))[0]!.replace(".jsonl", "")], { stateDir: state });
+  assert.not.ok(show.stdout.includes(SECRET));
+  for (const f of readdirSync(join(state, "runs"))) assert.not.ok(readFileSync(join(state, "runs", f), "utf8").includes(SECRET));
+});
+
+s("--limit accepts every pattern form", async ({ lab }) => {
+  const limitFile = join(mkdtempSync(join(tmpdir(), "rb-limit-")), "hosts");
+  writeFileSync(limitFile, "# two hosts\ntnode1\ntnode3\n");
+  const cases: [string, string[]][] = [
+    ["tnode2", ["tnode2"]],
+    ["clusternode", ["tnode1", "tnode2", "tnode3"]],
+    ["tnode*", ["tnode1", "tnode2", "tnode3"]],
+    ["tnode[1-2]", ["tnode1", "tnode2"]],
+    ["tnode[1,3]", ["tnode1", "tnode3"]],
+    ["tnode1,tnode3", ["tnode1", "tnode3"]],
+    ["clusternode:&tnode[2-3]", ["tnode2", "tnode3"]],
+    ["clusternode:!tnode2", ["tnode1", "tnode3"]],
+    ["~tnode[13]", ["tnode1", "tnode3"]],
+    [`@${limitFile}`, ["tnode1", "tnode3"]],
+  ];
+  for (const [limit, expected] of cases) {
+    const r = await runbook(["play", `${PB}/tiny.ts`, "-i", lab.inventory, "--limit", limit, "--json"]);
+    assert.is(r.code, 0, `${limit}: ${r.stderr}`);
+    assert.equal(ranOn(r.stdout), expected, `--limit ${limit}`);
+  }
+  const none = await runbook(["play", `${PB}/tiny.ts`, "-i", lab.inventory, "--limit", "tnode9"]);
+  assert.is(none.code, 1);
+  assert.match(none.stderr, /pattern "tnode9" matches no host/);
+});
+
+s("a failing task stops only its host and exits 2", async ({ lab }) => {
+  const r = await runbook(["play", `${PB}/slow.ts`, "-i", lab.inventory, "-e", "fail=yes", "-l", "tnode1"]);
+  assert.is(r.code, 2, r.stdout);
+  assert.match(r.stdout, /tnode1\s+failed\s+fail on purpose\s+\(exit 5: exit code 5\)|tnode1\s+failed\s+fail on purpose/);
+});
+
+s("a host lost mid-run is unreachable, the others finish, exit 4", async ({ lab }) => {
+  const child = runbook(["play", `${PB}/slow.ts`, "-i", lab.inventory, "--json"]);
+  await new Promise((r) => setTimeout(r, 1500));
+  // Kill tnode2's sshd (every process in its namespaces but PID 1), mid-`sleep 3`.
+  const pids = (await run("ip", ["netns", "pids", lab.hosts[1]!.netns])).stdout.split("\n").filter(Boolean);
+  const sshd = [];
+  for (const pid of pids) if (readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("sshd")) sshd.push(pid);
+  assert.ok(sshd.length > 0);
+  await run("kill", ["-9", ...sshd]);
+  const r = await child;
+  assert.is(r.code, 4, r.stdout + r.stderr);
+  const end = r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.type === "run.end");
+  assert.is(end.recap.tnode2.unreachable, 1);
+  assert.is(end.recap.tnode1.ok, 2);
+  assert.is(end.recap.tnode3.ok, 2);
+  assert.is(end.recap.tnode1.unreachable, 0);
+});
+
+s.run();
+
+const keys = await labSuite("cli: host keys", { hosts: 1 });
+
+/** A copy of the lab inventory whose hosts use `known` as known_hosts. */
+function inventoryWith(lab: Lab, known: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "rb-inv-"));
+  writeFileSync(join(dir, "hosts.yml"), readFileSync(lab.inventory, "utf8").replaceAll(lab.knownHosts, known));
+  return join(dir, "hosts.yml");
+}
+
+keys("an unknown host key is refused; --accept-new-host-keys records it; a changed key is always refused", async ({ lab }) => {
+  const known = join(mkdtempSync(join(tmpdir(), "rb-known-")), "known_hosts");
+  writeFileSync(known, "");
+  const inv = inventoryWith(lab, known);
+  const refused = await runbook(["play", `${PB}/tiny.ts`, "-i", inv]);
+  assert.is(refused.code, 4);
+  assert.match(refused.stdout, /tnode1\s+UNREACHABLE\s+.*unknown/i);
+  assert.match(refused.stdout, /--accept-new-host-keys/);
+  const accepted = await runbook(["play", `${PB}/tiny.ts`, "-i", inv, "--accept-new-host-keys"]);
+  assert.is(accepted.code, 0, accepted.stdout);
+  assert.match(readFileSync(known, "utf8"), /ssh-ed25519 /);
+  const again = await runbook(["play", `${PB}/tiny.ts`, "-i", inv]);
+  assert.is(again.code, 0);
+  // Another key for the same host: refused even with --accept-new-host-keys.
+  const other = (await run("sh", ["-c", `d=$(mktemp -d); ssh-keygen -q -t ed25519 -N '' -f "$d/k"; cut -d' ' -f1,2 "$d/k.pub"`])).stdout.trim();
+  writeFileSync(known, `tnode1,${lab.hosts[0]!.address} ${other}\n`);
+  const changed = await runbook(["play", `${PB}/tiny.ts`, "-i", inv, "--accept-new-host-keys"]);
+  assert.is(changed.code, 4);
+  assert.match(changed.stdout, /changed|mismatch/i);
+  assert.match(changed.stdout, /SHA256:/);
+});
+
+keys("runbook run groups identical output like clush -b", async ({ lab }) => {
+  const r = await runbook(["run", "all", "-i", lab.inventory, "--", "echo same; uname -s"]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^-+\ntnode1 \(1\)\n-+\nsame\nLinux\n$/);
+});
+
+keys.run();
+
+const three = await labSuite("cli: ad-hoc on three hosts", { hosts: 3 });
+
+three("runbook run clusternode -- CMD folds hosts with identical output into one block", async ({ lab }) => {
+  const same = await runbook(["run", "clusternode", "-i", lab.inventory, "--", "cat /etc/debian_version"]);
+  assert.is(same.code, 0);
+  const blocks = same.stdout.match(/^tnode\S+ \(\d+\)/gm);
+  assert.equal(blocks, ["tnode[1-3] (3)"]);
+  const differ = await runbook(["run", "clusternode", "-i", lab.inventory, "--", "hostname; test $(hostname) != tnode2"]);
+  assert.is(differ.code, 2);
+  assert.equal(differ.stdout.match(/^tnode\S+ \(\d+\).*$/gm), ["tnode1 (1)", "tnode2 (1)  exit 1", "tnode3 (1)"]);
+});
+
+three.run();
