@@ -14,6 +14,7 @@ export interface ApplyOptions {
 /** One line for output and history: the command, or what a file write does. */
 export function describeChange(change: Change): string {
   if (change.kind === "run") return change.label ?? change.command;
+  if (change.kind === "local") return change.describe;
   const attrs = [change.mode && `mode ${change.mode}`, change.owner && `owner ${change.owner}`, change.group && `group ${change.group}`]
     .filter(Boolean)
     .join(", ");
@@ -24,6 +25,14 @@ export function describeChange(change: Change): string {
 export async function applyChange(conn: Connection, change: Change, opts: ApplyOptions): Promise<RunResult> {
   if (change.kind === "run") {
     return conn.run(change.command, { stdin: change.stdin, become: opts.become, timeoutMs: opts.timeoutMs });
+  }
+  if (change.kind === "local") {
+    try {
+      await change.apply();
+      return { code: 0, stdout: "", stderr: "" };
+    } catch (err) {
+      return { code: 1, stdout: "", stderr: (err as Error).message };
+    }
   }
   const putOpts = { mode: change.mode, owner: change.owner, group: change.group, become: opts.become };
   if (!change.validate && !change.backup) {

@@ -198,13 +198,15 @@ export class Host {
     const ctx: PlanContext = {
       host: this.name,
       facts: this.facts,
+      vars: this.vars,
       baseDir: this.#settings.baseDir,
       probe: (command, o) => this.#conn.run(command, { become, stdin: o?.stdin, timeoutMs }),
       read: async (path) => {
-        const res = await this.#conn.run(`if [ -f ${shq(path)} ]; then cat -- ${shq(path)}; else exit 3; fi`, { become, timeoutMs });
+        // base64: `run` decodes output as UTF-8, which would mangle binary files.
+        const res = await this.#conn.run(`if [ -f ${shq(path)} ]; then base64 < ${shq(path)}; else exit 3; fi`, { become, timeoutMs });
         if (res.code === 3) return null;
         if (res.code !== 0) throw new Error(`cannot read ${path}: ${res.stderr.trim()}`);
-        return Buffer.from(res.stdout, "utf8");
+        return Buffer.from(res.stdout, "base64");
       },
     };
     let plan: Plan;

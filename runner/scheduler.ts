@@ -24,6 +24,8 @@ export interface PreparedPlay {
   hosts: string[];
   vars: Map<string, Record<string, unknown>>;
   params: Map<string, unknown[]>;
+  /** Per host: sudo or not, from the play, else the inventory's `become`. */
+  become: Map<string, { enabled: boolean; user?: string }>;
 }
 
 export interface SchedulerDeps {
@@ -161,7 +163,7 @@ async function runHostPlay(
     bus: deps.bus,
     settings: deps.settings,
     coord,
-    become: { enabled: !!play.become, user: play.becomeUser, password: deps.become.password },
+    become: { ...(prepared.become.get(name) ?? { enabled: false }), password: deps.become.password },
     startAt,
     predicted: s.predicted,
   });

@@ -35,7 +35,18 @@ export interface PutChange {
   backup?: boolean;
 }
 
-export type Change = RunChange | PutChange;
+/**
+ * Changes the runner's own machine, not the host: `fetch` writing the copy
+ * it read. Applied like the others, so check mode skips it too.
+ */
+export interface LocalChange {
+  kind: "local";
+  /** One line for output and history, e.g. `write fetched/tnode1/fstab (1.2 kB from tnode1:/etc/fstab)`. */
+  describe: string;
+  apply(): Promise<void>;
+}
+
+export type Change = RunChange | PutChange | LocalChange;
 
 /** Content before and after, for `--diff` (null: the file does not exist). */
 export interface FileDiff {
@@ -79,9 +90,11 @@ export interface TaskResult {
 export interface PlanContext {
   readonly host: string;
   readonly facts: Facts;
+  /** The host's merged variables (`h.vars`), e.g. for templates. */
+  readonly vars: Record<string, unknown>;
   /** Runs a read-only command (also in check mode): stat, checksums, `dpkg-query`... */
   probe(command: string, opts?: { stdin?: string | Buffer }): Promise<RunResult>;
-  /** A remote file's content, or null when it does not exist. */
+  /** A remote regular file's content, byte for byte, or null when there is none. */
   read(path: string): Promise<Buffer | null>;
   /** The runner's local project directory, to resolve `src` files and templates. */
   readonly baseDir: string;

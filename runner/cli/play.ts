@@ -189,12 +189,15 @@ function preparePlays(inv: Inventory, plays: { play: Playbook["plays"][number]; 
   return plays.map(({ play, hosts }) => {
     const vars = new Map<string, Record<string, unknown>>();
     const params = new Map<string, unknown[]>();
+    const become = new Map<string, { enabled: boolean; user?: string }>();
     for (const host of hosts) {
+      const conn = inv.hosts.get(host)!.conn;
+      become.set(host, { enabled: play.become ?? conn.become ?? false, user: play.becomeUser ?? conn.becomeUser });
       const low = { ...hostVars(inv, host).vars, ...(play.vars ?? {}) };
       vars.set(host, { ...low, ...high });
       params.set(host, prepareParams(play, host, { low, high }));
     }
-    return { play, hosts, vars, params };
+    return { play, hosts, vars, params, become };
   });
 }
 

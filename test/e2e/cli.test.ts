@@ -206,3 +206,56 @@ three("runbook run clusternode -- CMD folds hosts with identical output into one
 });
 
 three.run();
+
+const become = await labSuite("cli: become", { hosts: 3 });
+
+/** Creates `ops` (sudo with a password) and `nop` (NOPASSWD) on every host, both logging in with the lab key. */
+async function sudoUsers(lab: Lab): Promise<void> {
+  const setup = [
+    "for u in ops nop; do useradd -m -s /bin/sh $u; mkdir -p /home/$u/.ssh; cp /root/.ssh/authorized_keys /home/$u/.ssh/; chown -R $u: /home/$u/.ssh; done",
+    "echo 'ops:opspw-4711' | chpasswd",
+    "echo 'ops ALL=(ALL:ALL) ALL' > /etc/sudoers.d/ops",
+    "echo 'nop ALL=(ALL:ALL) NOPASSWD: ALL' > /etc/sudoers.d/nop",
+  ].join(" && ");
+  await Promise.all(lab.hosts.map((h) => ssh(lab, h, setup)));
+}
+
+function inventoryAs(lab: Lab, user: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "rb-inv-"));
+  writeFileSync(join(dir, "hosts.yml"), readFileSync(lab.inventory, "utf8").replaceAll("username: root", `username: ${user}\n  become: true`));
+  return join(dir, "hosts.yml");
+}
+
+become("sudo with a password: asked once on a terminal, reused for every host, never on a command line", async ({ lab }) => {
+  await sudoUsers(lab);
+  const seen: string[] = [];
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      seen.push((await ssh(lab, "tnode2", "ps -eo args", { allowFail: true })).stdout);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  const r = await underPty(["play", `${PB}/three-plays.ts`, "-i", inventoryAs(lab, "ops"), "-K"], [[/BECOME \(sudo\) password/, "opspw-4711\r"]], { RUNBOOK_STATE_DIR: stateDir() });
+  watching = false;
+  await watcher;
+  assert.is(r.code, 0, r.out.slice(-3000));
+  assert.is((r.out.match(/BECOME \(sudo\) password/g) ?? []).length >= 1, true);
+  assert.not.ok(r.out.includes("opspw-4711"));
+  assert.not.ok(seen.some((p) => p.includes("opspw-4711")));
+  for (const h of lab.hosts) assert.is((await ssh(lab, h, "stat -c %U /srv/rb/marker")).stdout, "root\n");
+});
+
+become("a wrong sudo password stops that host with a clear message", async ({ lab }) => {
+  const r = await runbook(["play", `${PB}/tiny.ts`, "-i", inventoryAs(lab, "ops"), "-l", "tnode1"], { env: { RUNBOOK_BECOME_PASSWORD: "wrong-pw" } });
+  assert.is(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stdout, /tnode1.*wrong sudo password for ops/);
+  assert.not.ok(r.stdout.includes("wrong-pw"));
+});
+
+become("NOPASSWD sudo needs no password", async ({ lab }) => {
+  const r = await runbook(["play", `${PB}/tiny.ts`, "-i", inventoryAs(lab, "nop")]);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+});
+
+become.run();
