@@ -5,6 +5,11 @@
 import type { Become, Connection, RunResult } from "./connection/types.ts";
 import { shq } from "./quote.ts";
 import type { Change } from "./task.ts";
+import { waitForReboot, type Reconnectable } from "../tasks/reboot.ts";
+
+function isReconnectable(conn: Connection): conn is Connection & Reconnectable {
+  return typeof (conn as Partial<Reconnectable>).reconnect === "function";
+}
 
 export interface ApplyOptions {
   become?: Become;
@@ -15,6 +20,7 @@ export interface ApplyOptions {
 export function describeChange(change: Change): string {
   if (change.kind === "run") return change.label ?? change.command;
   if (change.kind === "local") return change.describe;
+  if (change.kind === "reconnect") return `wait up to ${Math.round(change.maxWaitMs / 1000)} s for the host to come back`;
   const attrs = [change.mode && `mode ${change.mode}`, change.owner && `owner ${change.owner}`, change.group && `group ${change.group}`]
     .filter(Boolean)
     .join(", ");
@@ -25,6 +31,15 @@ export function describeChange(change: Change): string {
 export async function applyChange(conn: Connection, change: Change, opts: ApplyOptions): Promise<RunResult> {
   if (change.kind === "run") {
     return conn.run(change.command, { stdin: change.stdin, become: opts.become, timeoutMs: opts.timeoutMs });
+  }
+  if (change.kind === "reconnect") {
+    if (!isReconnectable(conn)) return { code: 1, stdout: "", stderr: `${conn.host}: this connection cannot reconnect (a local host cannot reboot under the runner)` };
+    try {
+      const back = await waitForReboot(conn, { bootId: change.differsFrom, probe: change.probe, maxWaitMs: change.maxWaitMs, intervalMs: change.intervalMs });
+      return { code: 0, stdout: `back after ${(back.ms / 1000).toFixed(1)} s (${back.attempts} attempt(s))\n`, stderr: "" };
+    } catch (err) {
+      return { code: 1, stdout: "", stderr: (err as Error).message };
+    }
   }
   if (change.kind === "local") {
     try {
@@ -48,6 +63,13 @@ export async function applyChange(conn: Connection, change: Change, opts: ApplyO
     const validator = change.validate.includes("%s") ? change.validate.split("%s").join(shq(tmp)) : `${change.validate} ${shq(tmp)}`;
     steps.push(`{ ${validator}; } || { rc=$?; rm -f -- ${shq(tmp)}; exit $rc; }`);
   }
+  // The temp file is new, so it has default attributes: give it the old
+  // file's unless the change sets them.
+  const keep = [
+    !change.mode && `chmod --reference=${shq(change.path)} -- ${shq(tmp)}`,
+    !change.owner && !change.group && `chown --reference=${shq(change.path)} -- ${shq(tmp)}`,
+  ].filter(Boolean);
+  if (keep.length) steps.unshift(`if [ -e ${shq(change.path)} ]; then ${keep.join(" && ")}; fi`);
   if (change.backup) {
     steps.push(`if [ -e ${shq(change.path)} ]; then cp -p -- ${shq(change.path)} ${shq(change.path)}."$(date +%Y%m%d%H%M%S)"~; fi`);
   }

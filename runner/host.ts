@@ -24,8 +24,12 @@ export interface Handler {
 
 /** Options every task accepts (DESIGN §2). */
 export interface TaskOptions {
-  /** Task name in output; default: the resource and its target, e.g. `copy /etc/ntp.conf`. */
-  name?: string;
+  /**
+   * What output calls the task; default: the resource and its target, e.g.
+   * `copy /etc/ntp.conf`. (Not `name`: many resources have a `name` of their
+   * own — a user, a package, a service.)
+   */
+  title?: string;
   /** Handlers to queue when the task reports changed. */
   notify?: Handler | Handler[];
   /** Skip the task when false (plain `if` works too; `when` shows as skipped in output). */
@@ -125,7 +129,7 @@ export class Host {
    * task fails (unless `ignoreErrors`), which stops this host's play.
    */
   async task<P>(def: TaskDef<P>, params: P, opts: TaskOptions = {}): Promise<TaskResult> {
-    const name = opts.name ?? def.describe(params);
+    const name = opts.title ?? def.describe(params);
     const started = Date.now();
     const emitResult = (r: TaskResult, commands: string[] = []) => {
       const hide = opts.noLog;
@@ -370,7 +374,7 @@ for (const [name, def] of Object.entries(TASKS)) {
   });
 }
 
-const OPTION_KEYS = new Set<string>(["name", "notify", "when", "tags", "become", "becomeUser", "changed", "failed", "retries", "delay", "until", "timeout", "noLog", "ignoreErrors"]);
+const OPTION_KEYS = new Set<string>(["title", "notify", "when", "tags", "become", "becomeUser", "changed", "failed", "retries", "delay", "until", "timeout", "noLog", "ignoreErrors"]);
 
 /** Separates the common task options from a task's own parameters. */
 export function splitOptions<T extends object>(p: T): [TaskOptions, Omit<T, keyof TaskOptions>] {

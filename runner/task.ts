@@ -46,7 +46,19 @@ export interface LocalChange {
   apply(): Promise<void>;
 }
 
-export type Change = RunChange | PutChange | LocalChange;
+/**
+ * Waits for the host to come back after a reboot: reconnects until `probe`
+ * prints something other than `differsFrom` (the old boot id).
+ */
+export interface ReconnectChange {
+  kind: "reconnect";
+  probe: string;
+  differsFrom: string;
+  maxWaitMs: number;
+  intervalMs: number;
+}
+
+export type Change = RunChange | PutChange | LocalChange | ReconnectChange;
 
 /** Content before and after, for `--diff` (null: the file does not exist). */
 export interface FileDiff {

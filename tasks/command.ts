@@ -10,7 +10,7 @@
  */
 import { shjoin, shq } from "../runner/quote.ts";
 import { Secret } from "../runner/secret.ts";
-import { defineTask } from "../runner/task.ts";
+import { defineTask, type Plan, type PlanContext } from "../runner/task.ts";
 
 export interface CommandParams {
   /** A POSIX sh command line, or an argv that is quoted word by word. */
@@ -40,19 +40,28 @@ function commandLine(p: CommandParams): string {
   return line;
 }
 
+/**
+ * Ansible's `creates`/`removes`: the no-op plan when `creates` exists or
+ * `removes` does not (one round trip), else null. Shared with `script`.
+ */
+export async function createsRemovesNoop(ctx: PlanContext, p: { creates?: string; removes?: string }): Promise<Plan | null> {
+  if (!p.creates && !p.removes) return null;
+  const checks = [p.creates && `test -e ${shq(p.creates)} && echo creates`, p.removes && `test -e ${shq(p.removes)} && echo removes`]
+    .filter(Boolean)
+    .map((c) => `{ ${c}; true; }`)
+    .join("; ");
+  const found = (await ctx.probe(checks)).stdout;
+  if (p.creates && found.includes("creates")) return { changes: [], reason: `${p.creates} exists (creates)` };
+  if (p.removes && !found.includes("removes")) return { changes: [], reason: `${p.removes} does not exist (removes)` };
+  return null;
+}
+
 export const commandTask = defineTask<CommandParams>({
   kind: "command",
   describe: (p) => `command ${typeof p.cmd === "string" ? p.cmd : shjoin(p.cmd)}`.slice(0, 80),
   async plan(ctx, p) {
-    if (p.creates || p.removes) {
-      const checks = [p.creates && `test -e ${shq(p.creates)} && echo creates`, p.removes && `test -e ${shq(p.removes)} && echo removes`]
-        .filter(Boolean)
-        .map((c) => `{ ${c}; true; }`)
-        .join("; ");
-      const found = (await ctx.probe(checks)).stdout;
-      if (p.creates && found.includes("creates")) return { changes: [], reason: `${p.creates} exists (creates)` };
-      if (p.removes && !found.includes("removes")) return { changes: [], reason: `${p.removes} does not exist (removes)` };
-    }
+    const noop = await createsRemovesNoop(ctx, p);
+    if (noop) return noop;
     const command = commandLine(p);
     const stdin = p.stdin instanceof Secret ? p.stdin.reveal() : p.stdin;
     return {

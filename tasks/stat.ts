@@ -21,9 +21,10 @@ export interface PathState {
 export function statScript(path: string): string {
   const p = shq(path);
   return [
-    `if [ -L ${p} ]; then printf 'link\\t%s\\n' "$(readlink -- ${p})"`,
+    // `; echo x` keeps $(...) from eating newlines at the end of the target.
+    `if [ -L ${p} ]; then t=$(readlink -- ${p}; echo x); printf 'link\\t%s\\n' "\${t%?x}"`,
     `elif [ -d ${p} ]; then stat -c 'directory\t%a\t%U\t%G\t%s' -- ${p}`,
-    `elif [ -f ${p} ]; then stat -c 'file\t%a\t%U\t%G\t%s' -- ${p} | tr '\\n' '\\t'; sha256sum -- ${p} | cut -d' ' -f1`,
+    `elif [ -f ${p} ]; then stat -c 'file\t%a\t%U\t%G\t%s' -- ${p} | tr '\\n' '\\t'; sha256sum < ${p} | cut -d' ' -f1`,
     `elif [ -e ${p} ]; then stat -c 'other\t%a\t%U\t%G\t%s' -- ${p}`,
     `else echo absent; fi`,
   ].join("\n");
@@ -33,7 +34,8 @@ export function parseStat(line: string): PathState {
   const [type, a, b, c, d, e] = line.replace(/\n$/, "").split("\t");
   switch (type) {
     case "link":
-      return { type: "link", target: a };
+      // The target may hold tabs and newlines: it is everything after the first tab.
+      return { type: "link", target: line.replace(/\n$/, "").slice("link\t".length) };
     case "directory":
     case "other":
       return { type, mode: a, owner: b, group: c, size: Number(d) };

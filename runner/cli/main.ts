@@ -20,6 +20,7 @@ const COMMANDS: Record<string, { module: string; summary: string }> = {
   inventory: { module: "./inventory.ts", summary: "list hosts and groups, or a host's variables and their sources" },
   history: { module: "./history.ts", summary: "list recorded runs" },
   show: { module: "./show.ts", summary: "show one recorded run: per-host tasks, diffs, output" },
+  init: { module: "./init.ts", summary: "scaffold a typed lab repository (inventory, site.ts, tsconfig)" },
 };
 
 function help(): string {

@@ -36,6 +36,7 @@ const USAGE = `runbook play FILE [options]
   -e, --extra-vars VARS    key=value ..., JSON, or @file (repeatable; highest precedence)
   -f, --forks N            hosts at once (default 50)
   -K, --ask-become-pass    ask for the sudo password (or set RUNBOOK_BECOME_PASSWORD)
+  -k, --ask-pass           ask for the SSH login password (or set RUNBOOK_SSH_PASSWORD)
       --force-handlers     run notified handlers even on hosts that failed
       --start-at-task NAME skip tasks until one whose name contains NAME
       --accept-new-host-keys  trust and record unknown SSH host keys
@@ -68,6 +69,7 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
       "extra-vars": { type: "string", short: "e", multiple: true },
       forks: { type: "string", short: "f" },
       "ask-become-pass": { type: "boolean", short: "K" },
+      "ask-pass": { type: "boolean", short: "k" },
       "force-handlers": { type: "boolean" },
       "start-at-task": { type: "string" },
       "accept-new-host-keys": { type: "boolean" },
@@ -106,6 +108,12 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
     becomePassword = await (deps.ask ?? inquirerAsk)({ message: "BECOME (sudo) password", secret: true });
   }
   if (becomePassword) redactor.add(becomePassword);
+  let sshPassword = process.env.RUNBOOK_SSH_PASSWORD;
+  if (values["ask-pass"] && sshPassword === undefined) {
+    if (!interactive) throw new InputError("-k needs a terminal to ask the SSH password on; set RUNBOOK_SSH_PASSWORD instead");
+    sshPassword = await (deps.ask ?? inquirerAsk)({ message: "SSH password", secret: true });
+  }
+  if (sshPassword) redactor.add(sshPassword);
   for (const v of Object.values(extraVars)) if (v instanceof Secret) redactor.add(v);
 
   const prepared = preparePlays(inv, plays, { ...answers.values, ...extraVars });
@@ -120,7 +128,7 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
   const connect = (host: string) => {
     let c = connections.get(host);
     if (!c) {
-      c = openConnection(inv.hosts.get(host)!, { acceptNewHostKeys: !!values["accept-new-host-keys"], vars: hostVars(inv, host).vars });
+      c = openConnection(inv.hosts.get(host)!, { acceptNewHostKeys: !!values["accept-new-host-keys"], vars: hostVars(inv, host).vars, password: sshPassword });
       connections.set(host, c);
     }
     return c;

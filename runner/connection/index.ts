@@ -7,12 +7,15 @@ import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import type { InventoryHost } from "../inventory/types.ts";
 import { LocalConnection } from "./local.ts";
+import { ReopeningConnection } from "./reopen.ts";
 import { proxyJumpTarget, resolveSshConfig } from "./sshconfig.ts";
 import { SshConnection, type SshTarget } from "./ssh.ts";
 import type { Connection } from "./types.ts";
 
 export interface OpenOptions {
   acceptNewHostKeys: boolean;
+  /** SSH login password (from `-k`), tried after keys and the agent. */
+  password?: string;
   /** The host's variables: `known_hosts_file` (path or list) adds known_hosts files. */
   vars: Record<string, unknown>;
   /** OpenSSH client config to read (default ~/.ssh/config). */
@@ -21,7 +24,8 @@ export interface OpenOptions {
 
 export async function openConnection(host: InventoryHost, opts: OpenOptions): Promise<Connection> {
   if (host.conn.local) return new LocalConnection(host.name);
-  return SshConnection.open(sshTarget(host.name, host.conn, opts));
+  const target = sshTarget(host.name, host.conn, opts);
+  return ReopeningConnection.open(host.name, () => SshConnection.open(target));
 }
 
 /**
@@ -55,6 +59,7 @@ export function sshTarget(name: string, conn: InventoryHost["conn"], opts: OpenO
       : undefined,
     knownHostsFiles,
     acceptNewHostKeys: opts.acceptNewHostKeys,
+    password: opts.password,
     connectTimeoutMs: cfg.connectTimeout ? cfg.connectTimeout * 1000 : undefined,
   };
 }

@@ -258,4 +258,17 @@ become("NOPASSWD sudo needs no password", async ({ lab }) => {
   assert.is(r.code, 0, r.stdout + r.stderr);
 });
 
+become("an SSH password (-k or RUNBOOK_SSH_PASSWORD) logs in where no key is offered", async ({ lab }) => {
+  const dir = mkdtempSync(join(tmpdir(), "rb-inv-"));
+  const text = readFileSync(lab.inventory, "utf8").replaceAll("username: root", "username: ops").replace(/^\s*ssh-keypath: .*\n/gm, "");
+  writeFileSync(join(dir, "hosts.yml"), text);
+  const env = { HOME: mkdtempSync(join(tmpdir(), "rb-home-")), SSH_AUTH_SOCK: "" };
+  const ok = await runbook(["play", `${PB}/tiny.ts`, "-i", join(dir, "hosts.yml"), "-l", "tnode1"], { env: { ...env, RUNBOOK_SSH_PASSWORD: "opspw-4711" } });
+  assert.is(ok.code, 0, ok.stdout + ok.stderr);
+  const bad = await runbook(["play", `${PB}/tiny.ts`, "-i", join(dir, "hosts.yml"), "-l", "tnode1"], { env: { ...env, RUNBOOK_SSH_PASSWORD: "nope-nope" } });
+  assert.is(bad.code, 4);
+  assert.match(bad.stdout, /authentication failed for ops/);
+  assert.not.ok(bad.stdout.includes("nope-nope"));
+});
+
 become.run();

@@ -55,6 +55,35 @@ export async function hostContext(
   return { h, conn, events, close: () => conn.close() };
 }
 
+/**
+ * Host contexts for a suite: one real and one check-mode context per host,
+ * opened on first use and closed after the suite; `sh`/`out` run commands
+ * over the real context's connection (the system ssh client costs ~200 ms a call).
+ */
+export function suiteContexts(suite: { after(fn: () => Promise<void>): void }, opts: { diff?: boolean } = {}) {
+  const contexts = new Map<string, HostHarness>();
+  suite.after(async () => {
+    for (const c of contexts.values()) await c.close();
+    contexts.clear();
+  });
+  const ctx = async (lab: Lab, host: LabHost, check: boolean): Promise<HostHarness> => {
+    const key = `${host.name}/${check}`;
+    let c = contexts.get(key);
+    if (!c) {
+      c = await hostContext(lab, host, { check, diff: opts.diff });
+      contexts.set(key, c);
+    }
+    return c;
+  };
+  const sh = async (lab: Lab, host: LabHost, cmd: string, o: { allowFail?: boolean } = {}): Promise<{ code: number; stdout: string }> => {
+    const r = await (await ctx(lab, host, false)).conn.run(cmd);
+    if (r.code !== 0 && !o.allowFail) throw new Error(`${host.name}: ${cmd}: exit ${r.code}: ${r.stderr}`);
+    return r;
+  };
+  const out = async (lab: Lab, host: LabHost, cmd: string) => (await sh(lab, host, cmd)).stdout;
+  return { ctx, sh, out };
+}
+
 /** A byte-for-byte fingerprint of a host's overlay upper dir (names, types, modes, owners, sizes, content). */
 export async function upperSnapshot(host: LabHost): Promise<string> {
   const list = await run("sh", ["-c", `cd "$1" && find . -printf '%p\\t%y\\t%m\\t%U:%G\\t%s\\t%l\\n' | LC_ALL=C sort`, "sh", host.upper]);

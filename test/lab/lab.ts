@@ -377,6 +377,11 @@ function writeClientFiles(lab: Lab, hostKeys: string[]): void {
       `  tags: ${h.index <= 3 ? "clusternode,lab" : "lab"}${h.flavour === "slackware" ? ",slackware" : ",debian"}`,
       `  ssh-keypath: ${lab.key}`,
       `  known_hosts_file: ${lab.knownHosts}`,
+      // Lab hosts share the test machine's clock, which nothing may steer:
+      // the ntp role's time daemon runs with clock control off here
+      // (chronyd -x) unless a play explicitly says otherwise.
+      "  ntp:",
+      "    clockControl: false",
       "",
     ].join("\n"),
   );

@@ -15,8 +15,12 @@ import { run } from "./sh.ts";
 export const CACHE_DIR = process.env.RUNBOOK_LAB_CACHE ?? "/var/cache/runbook-lab";
 export const SUITE = "bookworm";
 
-/** Packages every lab host has; deliberately no Python (runbook needs none). */
-export const BASE_PACKAGES = ["openssh-server", "sudo", "iproute2", "procps", "iputils-ping", "tini"];
+/**
+ * Packages every lab host has; deliberately no Python (runbook needs none).
+ * xz-utils: Slackware packages are .txz, and the Slackware-flavoured hosts
+ * extract them for real (test/lab/slackware/usr/sbin/installpkg).
+ */
+export const BASE_PACKAGES = ["openssh-server", "sudo", "iproute2", "procps", "iputils-ping", "tini", "xz-utils"];
 
 export interface RootfsOptions {
   /** Add python3 (the benchmark's Ansible needs it; runbook must not). */
@@ -123,7 +127,13 @@ export async function ensureRootfs(opts: RootfsOptions = {}): Promise<string> {
       await run("ln", ["-s", `/run/${f}`, join(tmp, "var/log", f)]);
     }
     writeFileSync(join(tmp, STAMP), `${new Date().toISOString()} ${mirror}\n`);
-    renameSync(tmp, path);
+    try {
+      renameSync(tmp, path);
+    } catch (err) {
+      // Another process (a parallel test run) finished the same build first.
+      if (!rootfsValid(path)) throw err;
+      rmSync(tmp, { recursive: true, force: true });
+    }
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
