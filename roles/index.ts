@@ -1,0 +1,13 @@
+/**
+ * The shipped roles, importable as `runbook/roles`:
+ *
+ *   import { baseOs, sudo } from "runbook/roles";
+ */
+export { baseOs, ADMIN_DEFAULTS } from "./base-os/index.ts";
+export type { BaseOsParams } from "./base-os/index.ts";
+export { sudo, sudoGroupFor } from "./sudo/index.ts";
+export type { SudoParams } from "./sudo/index.ts";
+export { ntp } from "./ntp/index.ts";
+export type { NtpParams } from "./ntp/index.ts";
+export { cgroups2 } from "./cgroups2/index.ts";
+export type { Cgroups2Params } from "./cgroups2/index.ts";
