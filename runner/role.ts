@@ -59,6 +59,9 @@ export function role<S extends Shape>(spec: RoleSpec<S>): Role<S> {
  * A role's parameters for one host, by precedence (DESIGN §4): the role's
  * defaults, then `vars[roleName]` from inventory and play vars, then the
  * call's parameters, then `vars[roleName]` from prompts and extra vars.
+ * Maps merge key by key (inventory sets `admin.authorizedKeys`, the playbook
+ * `admin.passwordHash`); lists and other values replace; `undefined` in a
+ * higher layer leaves the lower value alone.
  * Checked against the role's schema; a bad value is an InputError naming the
  * host, role and field.
  */
@@ -78,10 +81,23 @@ export function resolveParams<S extends Shape>(
   };
   try {
     const call = typeof inst.input === "function" ? inst.input(host) : inst.input;
-    const merged = { ...fromVars(layers.low, "inventory or play vars"), ...(call ?? {}), ...fromVars(layers.high, "prompts or extra vars") };
+    const merged = deepMerge(deepMerge(fromVars(layers.low, "inventory or play vars"), (call ?? {}) as Record<string, unknown>), fromVars(layers.high, "prompts or extra vars"));
     return checkShape(inst.spec.params, merged);
   } catch (err) {
     if (err instanceof SchemaError) throw new InputError(err.message, { host: host.name, role: name, field: err.field });
     throw err;
   }
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  !!v && typeof v === "object" && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+
+/** Merges `over` into `base`: plain objects recursively, everything else replaced. */
+export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k] as Record<string, unknown>, v) : v;
+  }
+  return out;
 }

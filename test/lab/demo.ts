@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 
 import { up } from "./lab.ts";
 
-const PLAYBOOK = process.env.RUNBOOK_DEMO_PLAYBOOK ?? "playbooks/demo.ts";
+const PLAYBOOK = process.env.RUNBOOK_DEMO_PLAYBOOK ?? "playbooks/site.ts";
 
 const lab = await up({ id: Number(process.env.RUNBOOK_LAB_ID ?? 0), hosts: 3, topology: "triangle", log: (l) => console.error(l) });
 console.log(`lab ${lab.id} up: ${lab.hosts.map((h) => `${h.name} ${h.address}`).join(", ")}\n`);

@@ -20,6 +20,7 @@ import net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CACHE_DIR, ensureRootfs } from "./rootfs.ts";
+import { stringify as stringifyYaml } from "yaml";
 import { run } from "./sh.ts";
 import { ensureLabTools } from "./tools.ts";
 
@@ -368,24 +369,42 @@ function writeClientFiles(lab: Lab, hostKeys: string[]): void {
     ].join("\n"),
   );
   writeFileSync(lab.sshConfig, config.join(""));
-  const inventory = lab.hosts.map((h) =>
-    [
-      `${h.name}:`,
-      `  nodename: ${h.name}`,
-      `  hostname: ${h.address}`,
-      "  username: root",
-      `  tags: ${h.index <= 3 ? "clusternode,lab" : "lab"}${h.flavour === "slackware" ? ",slackware" : ",debian"}`,
-      `  ssh-keypath: ${lab.key}`,
-      `  known_hosts_file: ${lab.knownHosts}`,
-      // Lab hosts share the test machine's clock, which nothing may steer:
-      // the ntp role's time daemon runs with clock control off here
-      // (chronyd -x) unless a play explicitly says otherwise.
-      "  ntp:",
-      "    clockControl: false",
-      "",
-    ].join("\n"),
+  const pubkey = readFileSync(`${lab.key}.pub`, "utf8").trim();
+  const nodes = Object.fromEntries(
+    lab.hosts.map((h) => [
+      h.name,
+      {
+        nodename: h.name,
+        hostname: h.address,
+        username: "root",
+        tags: `${h.index <= 3 ? "clusternode,lab" : "lab"},${h.flavour}`,
+        "ssh-keypath": lab.key,
+        known_hosts_file: lab.knownHosts,
+        // Lab hosts share the test machine's clock, which nothing may steer:
+        // the ntp role's time daemon runs with clock control off here
+        // (chronyd -x) unless a play explicitly says otherwise.
+        ntp: { clockControl: false },
+        // The cluster's admin logs in with the lab key.
+        "base-os": { admin: { authorizedKeys: [pubkey] }, ...(lab.topology === "triangle" && h.index <= 3 ? { addresses: clusterLan(h.index) } : {}) },
+      },
+    ]),
   );
-  writeFileSync(lab.inventory, `# lab ${lab.id}, written by \`npm run lab -- up\`\n` + inventory.join(""));
+  writeFileSync(lab.inventory, `# lab ${lab.id}, written by \`npm run lab -- up\`\n` + stringifyYaml(nodes, { lineWidth: 0 }));
+}
+
+/**
+ * Cluster-LAN addresses for the triangle: reference 001's /30 subnets and
+ * loopback /32s, laid on this lab's cabling (reference 000's: host1 eth1 -
+ * host2 eth2 is 192.168.11.0/30, host2 eth1 - host3 eth1 192.168.22.0/30,
+ * host3 eth2 - host1 eth2 192.168.33.0/30).
+ */
+export function clusterLan(index: number): Record<string, string[]> {
+  const lan: Record<number, Record<string, string[]>> = {
+    1: { eth1: ["192.168.11.1/30"], eth2: ["192.168.33.2/30"], lo: ["10.50.1.1/32"] },
+    2: { eth1: ["192.168.22.1/30"], eth2: ["192.168.11.2/30"], lo: ["10.50.1.2/32"] },
+    3: { eth1: ["192.168.22.2/30"], eth2: ["192.168.33.1/30"], lo: ["10.50.1.3/32"] },
+  };
+  return lan[index] ?? {};
 }
 
 /** Names of lab `id`'s network namespaces that exist now. */
