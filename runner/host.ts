@@ -334,6 +334,11 @@ export class Host {
     this.#bus.emit({ type: "message", level: "info", host: this.name, text });
   }
 
+  /** A notice the user must see (always printed): "reboot needed", a skipped step. */
+  warn(text: string): void {
+    this.#bus.emit({ type: "message", level: "warn", host: this.name, text });
+  }
+
   /** The connection, for tasks in tasks/ that need it directly. @internal */
   get connection(): Connection {
     return this.#conn;

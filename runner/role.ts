@@ -28,6 +28,12 @@ export interface RoleSpec<S extends Shape> {
   name: string;
   params: S;
   tags?: string[];
+  /**
+   * Checks the schema cannot express (an address's syntax, a keyword),
+   * run for every host at run start: return or throw a message and nothing
+   * runs anywhere. Return `{ field, message }` to name the field.
+   */
+  validate?(params: Infer<S>): string | { field: string; message: string } | undefined | void;
   run(h: Host, params: Infer<S>): Promise<void>;
 }
 
@@ -82,7 +88,12 @@ export function resolveParams<S extends Shape>(
   try {
     const call = typeof inst.input === "function" ? inst.input(host) : inst.input;
     const merged = deepMerge(deepMerge(fromVars(layers.low, "inventory or play vars"), (call ?? {}) as Record<string, unknown>), fromVars(layers.high, "prompts or extra vars"));
-    return checkShape(inst.spec.params, merged);
+    const params = checkShape(inst.spec.params, merged);
+    const problem = inst.spec.validate?.(params);
+    if (problem) {
+      throw typeof problem === "string" ? new InputError(problem, { host: host.name, role: name }) : new SchemaError(problem.field, problem.message);
+    }
+    return params;
   } catch (err) {
     if (err instanceof SchemaError) throw new InputError(err.message, { host: host.name, role: name, field: err.field });
     throw err;

@@ -35,7 +35,7 @@ import { joinLines, planTextEdit, splitLines, type EditResult } from "../../task
 
 const params = {
   /** The hierarchy to boot with: 2 (unified) or 1 (legacy). Reference 001: 2. */
-  version: t.any<1 | 2>().default(2),
+  version: t.enum([1, 2]).default(2),
   /** Reboot when the running hierarchy differs from `version` (default: only report it). */
   reboot: t.boolean().default(false),
 };
@@ -203,12 +203,10 @@ export const cgroups2 = role({
   name: "cgroups2",
   params,
   async run(h, p) {
-    // The schema types `version` as 1 | 2 for playbooks; values from inventory and -e are checked here.
-    if (p.version !== 1 && p.version !== 2) h.fail(`cgroups2: version must be 1 or 2, got ${JSON.stringify(p.version)}`);
     const configuredIn = await configure(h, p, cgroupSwitch(h.facts));
     const check = await h.task(cgroupHierarchyTask, { wanted: p.version, configuredIn, reboot: p.reboot });
     if (hierarchyMatches(h.facts.cgroup.version, p.version)) return;
-    h.log(`cgroups2: ${check.reason}`);
+    h.warn(`cgroups2: ${check.reason}`);
     if (!p.reboot) return;
     // The boot configuration must be complete (update-grub) before the host goes down.
     await h.flushHandlers();

@@ -1,0 +1,78 @@
+/**
+ * Type tests for the public DSL (STYLE lesson 11): each `@ts-expect-error`
+ * line is a misuse that must fail `tsc` (part of `npm test`); if it ever
+ * compiles, tsc reports the unused directive and the suite fails. The
+ * run-time half checks the same schema at run start.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { play, playbook, role, t, type Handler } from "../../runner/index.ts";
+import { resolveParams } from "../../runner/role.ts";
+
+const web = role({
+  name: "web",
+  params: {
+    port: t.integer().default(80),
+    mode: t.enum(["http", "https"]).default("http"),
+    version: t.enum([1, 2]).default(2),
+    admin: t.object({ name: t.string().default("ops"), keys: t.array(t.string()).default([]) }).default({ name: "ops", keys: [] }),
+    token: t.secret().optional(),
+    hosts: t.array(t.object({ ip: t.string(), names: t.array(t.string()) })).default([]),
+  },
+  async run(h, p) {
+    const port: number = p.port;
+    const token: string | undefined = p.token?.reveal();
+    const restart: Handler = h.handler("restart", async () => {});
+    await h.copy({ dest: "/etc/web.conf", content: `${port} ${p.admin.name} ${token ?? ""}`, notify: restart });
+    // @ts-expect-error notify takes a handler value, not its name
+    await h.copy({ dest: "/etc/x", content: "", notify: "restart" });
+    // @ts-expect-error the display-name option is `title`
+    await h.copy({ dest: "/etc/x", content: "", name: "write x" });
+    // @ts-expect-error copy needs content or src
+    await h.copy({ dest: "/etc/x" });
+    // @ts-expect-error content and src together
+    await h.copy({ dest: "/etc/x", content: "", src: "files/x" });
+    // @ts-expect-error lineinfile state absent takes no insertafter
+    await h.lineinfile({ path: "/etc/x", regexp: "^a", state: "absent", insertafter: "EOF" });
+  },
+});
+
+export const ok = playbook("types", [
+  play({
+    name: "ok",
+    hosts: "all",
+    roles: [
+      web(),
+      // Nested maps with defaults may leave fields out; secrets accept plain strings.
+      web({ admin: { name: "root" }, token: "s3cret", version: 1 }),
+      web((host) => ({ port: Number(host.vars.port ?? 8080) })),
+      // @ts-expect-error a typo in a parameter name
+      web({ prot: 80 }),
+      // @ts-expect-error a wrong type
+      web({ port: "80" }),
+      // @ts-expect-error not one of the enum's values
+      web({ mode: "ftp" }),
+      // @ts-expect-error numeric enum
+      web({ version: 3 }),
+    ],
+  }),
+]);
+
+test("the same schema checks values from inventory and -e at run start, naming host, role and field", () => {
+  const host = { name: "tnode1", vars: {} };
+  const check = (low: Record<string, unknown>) => () => resolveParams(web(), host, { low: { web: low }, high: {} });
+  assert.throws(check({ prot: 80 }), /^host tnode1, role web, field prot: unknown field \(known: port, mode, version, admin, token, hosts\)$/);
+  assert.throws(check({ port: "80" }), /^host tnode1, role web, field port: expected an integer, got the string "80"$/);
+  assert.throws(check({ hosts: [{ ip: "10.0.0.1", names: "a" }] }), /field hosts\[0\]\.names: expected a list of string, got the string "a"/);
+  assert.throws(check({ admin: { name: 5 } }), /field admin\.name: expected a string, got number 5/);
+  const p = resolveParams(web({ admin: { name: "root" } }), host, { low: { web: { admin: { keys: ["k1"] } } }, high: {} });
+  assert.equal(p.admin, { name: "root", keys: ["k1"] }, "maps merge key by key across layers");
+  assert.is(String(resolveParams(web({ token: "s3cret" }), host, { low: {}, high: {} }).token), "********");
+});
+
+test("a role's own validate() runs at run start too", () => {
+  const r = role({ name: "addr", params: { cidr: t.string() }, validate: (p) => (/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(p.cidr) ? undefined : { field: "cidr", message: `not an address/prefix: ${p.cidr}` }), async run() {} });
+  assert.throws(() => resolveParams(r({ cidr: "10.0.0.1" }), { name: "h1", vars: {} }, { low: {}, high: {} }), /^host h1, role addr, field cidr: not an address\/prefix: 10\.0\.0\.1$/);
+});
+
+test.run();
