@@ -11,7 +11,16 @@ export class PlayCoordinator {
   readonly #active: Set<string>;
   readonly #hosts = new Map<string, Host>();
 
-  constructor(hosts: string[]) {
+  /**
+   * @param hosts the play's hosts
+   * @param outside opens a context for a host outside the play (a build
+   *   node, a bastion) when a role delegates to it; without it, delegation
+   *   is limited to the play's hosts.
+   */
+  constructor(
+    hosts: string[],
+    private readonly outside?: (host: string) => Promise<Host>,
+  ) {
     this.#active = new Set(hosts);
   }
 
@@ -54,9 +63,19 @@ export class PlayCoordinator {
     }
   }
 
+  readonly #opening = new Map<string, Promise<Host>>();
+
   async delegate<T>(host: string, fn: (other: Host) => Promise<T>): Promise<T> {
-    const other = this.#hosts.get(host);
-    if (!other) throw new Error(`delegateTo: host ${host} is not part of this play`);
+    let other = this.#hosts.get(host);
+    if (!other) {
+      if (!this.outside) throw new Error(`delegateTo: host ${host} is not part of this play`);
+      let opening = this.#opening.get(host);
+      if (!opening) {
+        opening = this.outside(host);
+        this.#opening.set(host, opening);
+      }
+      other = await opening;
+    }
     return fn(other);
   }
 }

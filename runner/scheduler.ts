@@ -33,6 +33,8 @@ export interface SchedulerDeps {
   settings: HostRunSettings;
   /** Opens (once) the connection to a host. */
   connect(host: string): Promise<Connection>;
+  /** Inventory vars of a host outside the play (for delegateTo), or undefined if unknown. */
+  varsOf(host: string): Record<string, unknown> | undefined;
   forks: number;
   forceHandlers: boolean;
   become: { password?: string };
@@ -98,7 +100,7 @@ export async function runPlays(pb: Playbook, plays: PreparedPlay[], deps: Schedu
       deps.bus.emit({ type: "play.end", play: play.name });
       continue;
     }
-    const coord = new PlayCoordinator(hosts);
+    const coord: PlayCoordinator = new PlayCoordinator(hosts, (name): Promise<Host> => outsideHost(name, prepared, hostState(name), coord, deps, startAt));
     let failedInPlay = 0;
     for (const batch of batches(hosts, play.serial)) {
       if (stopAll) break;
@@ -192,6 +194,23 @@ async function runHostPlay(
     }
     throw err;
   }
+}
+
+/** A context for a host a role delegates to that is not in the play (its connection, facts and inventory vars). */
+async function outsideHost(name: string, prepared: PreparedPlay, s: HostState, coord: PlayCoordinator, deps: SchedulerDeps, startAt: { found: boolean }): Promise<Host> {
+  const vars = deps.varsOf(name);
+  if (!vars) throw new Error(`delegateTo: host ${name} is not in the inventory`);
+  const conn = await deps.connect(name);
+  s.facts ??= await gatherFacts((script) => conn.run(script));
+  return new Host(name, s.facts, vars, prepared.play.name, {
+    conn,
+    bus: deps.bus,
+    settings: deps.settings,
+    coord,
+    become: { enabled: !!prepared.play.become, user: prepared.play.becomeUser, password: deps.become.password },
+    startAt,
+    predicted: s.predicted,
+  });
 }
 
 /** Splits hosts into `serial` batches (a count or a percentage); one batch when unset. */

@@ -159,6 +159,7 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
         baseDir: dirname(file),
       },
       connect,
+      varsOf: (host) => (inv.hosts.has(host) ? hostVars(inv, host).vars : undefined),
       forks,
       forceHandlers: !!values["force-handlers"],
       become: { password: becomePassword },

@@ -77,6 +77,12 @@ test("maxFailPercentage stops before the next batch once exceeded", async () => 
   for (const h of ["w3", "d1", "d2"]) assert.is(r.read(`${h}.log`), "");
 });
 
+test("delegateTo runs a task with another host's context, also one outside the play", async () => {
+  const r = await play("delegate", ["-l", "web"]);
+  assert.is(r.code, 0, r.stdout);
+  assert.equal(r.read("d1.log").trim().split("\n").sort(), ["for w1 on d1", "for w2 on d1", "for w3 on d1"]);
+});
+
 test("retries/until, timeout, noLog, failed/changed overrides, tags and when", async () => {
   const r = await play("options", ["-l", "w1"]);
   assert.is(r.code, 0, r.stdout);
