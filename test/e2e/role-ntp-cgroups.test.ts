@@ -119,9 +119,13 @@ class ChronydWatch {
     }
   }
 
-  /** Those that ran without -x (must stay empty). */
+  /**
+   * Those that ran without -x (must stay empty). `chronyd -p` (print the
+   * configuration and exit, as Debian's init script does to read it) never
+   * runs the clock loop, so it does not count.
+   */
   withoutX(): string[] {
-    return [...this.seen].filter((s) => !/: \S+( .*)? -x( |$)/.test(s));
+    return [...this.seen].filter((s) => !/: \S+( .*)? -x( |$)/.test(s) && !/: \S+ -p( |$)/.test(s));
   }
 }
 
