@@ -575,4 +575,66 @@ s("dropped connection mid-template (64 MB rendered): the old file intact, no tem
   await dropMidWrite(lab, lab.hosts[0]!, (h) => h.template({ src: "templates/big.njk", dest: "/srv/rb/drop/big.conf", vars: { chunks: Array(64).fill(chunk) } }));
 });
 
+// ---------------------------------------------------------------- copy, file, command
+
+s("copy: create with a diff, change content, then only the mode", async ({ lab }) => {
+  for (const host of lab.hosts) {
+    const path = "/srv/rb/core/motd";
+    await seed(lab, host, path, null);
+    await prove(lab, host, (h) => h.copy({ dest: path, content: "hello\n", mode: "0640" }), {
+      change: `create ${path}`,
+      noop: `${path} content and attributes match`,
+      diffs: [{ path, before: null, after: "hello\n" }],
+    });
+    await prove(lab, host, (h) => h.copy({ dest: path, content: "hello\nworld\n", mode: "0640" }), {
+      change: `update ${path} (content differs)`,
+      noop: `${path} content and attributes match`,
+      diffs: [{ path, before: "hello\n", after: "hello\nworld\n" }],
+    });
+    await prove(lab, host, (h) => h.copy({ dest: path, content: "hello\nworld\n", mode: "0600" }), {
+      change: `${path}: mode 640 -> 600`,
+      noop: `${path} content and attributes match`,
+    });
+    assert.is(await sh(lab, host, `stat -c %a ${path}; cat ${path}`), "600\nhello\nworld\n");
+  }
+});
+
+s("file: directory with a mode, a symlink, touch, then absent", async ({ lab }) => {
+  for (const host of lab.hosts) {
+    const dir = "/srv/rb/core/dir";
+    await seed(lab, host, dir, null);
+    await prove(lab, host, (h) => h.file({ path: dir, state: "directory", mode: "0750" }), {
+      change: `create directory ${dir}`,
+      noop: `${dir} is a directory with matching attributes`,
+    });
+    await prove(lab, host, (h) => h.file({ path: `${dir}/link`, state: "link", src: "/etc/hostname" }), {
+      change: `link ${dir}/link -> /etc/hostname`,
+      noop: `${dir}/link links to /etc/hostname`,
+    });
+    await prove(lab, host, (h) => h.file({ path: `${dir}/stamp`, state: "touch" }), {
+      change: `create file ${dir}/stamp`,
+      noop: `${dir}/stamp is a file with matching attributes`,
+    });
+    await prove(lab, host, (h) => h.file({ path: dir, state: "absent" }), {
+      change: `remove ${dir} (directory)`,
+      noop: `${dir} is absent`,
+    });
+  }
+});
+
+s("command: creates makes it idempotent; readOnly never reports changed", async ({ lab }) => {
+  for (const host of lab.hosts) {
+    const stamp = "/srv/rb/core/stamp";
+    await seed(lab, host, stamp, null);
+    await prove(lab, host, (h) => h.command(`echo made > ${stamp}`, { creates: stamp }), {
+      change: "command run",
+      noop: `${stamp} exists (creates)`,
+    });
+    const chk = await ctx(lab, host, true);
+    const ro = await chk.h.command(`cat ${stamp}`, { readOnly: true });
+    assert.is(ro.status, "ok");
+    assert.is(ro.stdout, "made\n", "a read-only command runs in check mode too");
+  }
+});
+
 s.run();
