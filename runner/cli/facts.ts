@@ -30,7 +30,7 @@ export const command: Command = {
       const r = results.get(host)!;
       if (!r.ok) exit = EXIT.unreachable;
       if (values.json) process.stdout.write(JSON.stringify(r.ok ? { host, facts: r.value } : { host, unreachable: r.error }) + "\n");
-      else process.stdout.write(`${host}:\n${r.ok ? indent(stringify(r.value)) : `  unreachable: ${r.error}\n`}`);
+      else process.stdout.write(`${host}:\n${r.ok ? indent(stringify(r.value, { lineWidth: 0 })) : `  unreachable: ${r.error}\n`}`);
     }
     return exit;
   },
