@@ -11,3 +11,7 @@ export { ntp } from "./ntp/index.ts";
 export type { NtpParams } from "./ntp/index.ts";
 export { cgroups2 } from "./cgroups2/index.ts";
 export type { Cgroups2Params } from "./cgroups2/index.ts";
+export { frr } from "./frr/index.ts";
+export type { FrrParams } from "./frr/index.ts";
+export { bridgeStp } from "./bridge-stp/index.ts";
+export type { BridgeStpParams } from "./bridge-stp/index.ts";

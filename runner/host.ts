@@ -326,7 +326,9 @@ export class Host {
 
   /** Fails this host's play with a message. */
   fail(message: string): never {
-    throw new TaskFailedError(this.name, "fail", result("failed", message));
+    const r = result("failed", message);
+    this.#bus.emit({ type: "task.result", host: this.name, play: this.play, role: this.#role, task: "fail", kind: "fail", status: "failed", reason: message, ms: 0 });
+    throw new TaskFailedError(this.name, "fail", r);
   }
 
   /** Logs a message for this host (shown with -v and in history). */

@@ -6,7 +6,7 @@
 export { playbook, play } from "./playbook.ts";
 export type { Playbook, Play, PlayOptions, Prompt } from "./playbook.ts";
 export { role } from "./role.ts";
-export type { Role, RoleSpec, RoleInstance, HostInfo } from "./role.ts";
+export type { Role, RoleSpec, RoleInstance, RoleOptions, HostInfo } from "./role.ts";
 export { t } from "./schema.ts";
 export type { Field, Infer, Input, Shape } from "./schema.ts";
 export { Host, sh } from "./host.ts";

@@ -43,20 +43,33 @@ export interface RoleInstance<S extends Shape = Shape> {
   readonly spec: RoleSpec<S>;
   readonly input: Input<S> | ((host: HostInfo) => Input<S>) | undefined;
   readonly tags: string[];
+  /**
+   * Run the role only on hosts where this is true (decided at run start,
+   * from inventory vars). Elsewhere its parameters are not resolved and the
+   * role shows as skipped.
+   */
+  readonly when?: (host: HostInfo) => boolean;
+}
+
+/** Options of a role in a play. */
+export interface RoleOptions {
+  tags?: string[];
+  when?: (host: HostInfo) => boolean;
 }
 
 /** A role factory: call it with parameters (or a function of the host) to list it in a play. */
-export type Role<S extends Shape> = ((input?: Input<S> | ((host: HostInfo) => Input<S>), opts?: { tags?: string[] }) => RoleInstance<S>) & {
+export type Role<S extends Shape> = ((input?: Input<S> | ((host: HostInfo) => Input<S>), opts?: RoleOptions) => RoleInstance<S>) & {
   readonly spec: RoleSpec<S>;
 };
 
 /** Defines a role. */
 export function role<S extends Shape>(spec: RoleSpec<S>): Role<S> {
-  const make = (input?: Input<S> | ((host: HostInfo) => Input<S>), opts: { tags?: string[] } = {}): RoleInstance<S> => ({
+  const make = (input?: Input<S> | ((host: HostInfo) => Input<S>), opts: RoleOptions = {}): RoleInstance<S> => ({
     kind: "role",
     spec,
     input,
     tags: [...(spec.tags ?? []), ...(opts.tags ?? [])],
+    when: opts.when,
   });
   return Object.assign(make, { spec });
 }

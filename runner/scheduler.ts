@@ -174,6 +174,10 @@ async function runHostPlay(
   const params = prepared.params.get(name) ?? [];
   try {
     for (const [i, inst] of (play.roles ?? []).entries()) {
+      if (params[i] === SKIPPED) {
+        deps.bus.emit({ type: "task.result", host: name, play: play.name, role: inst.spec.name, task: `role ${inst.spec.name}`, kind: "role", status: "skipped", reason: "the role's `when` is false for this host", ms: 0 });
+        continue;
+      }
       h.enterRole(inst.spec.name, [...(play.tags ?? []), ...inst.tags]);
       await (inst as RoleInstance<Shape>).spec.run(h, params[i] as never);
     }
@@ -224,11 +228,15 @@ export function batches(hosts: string[], serial: Play["serial"]): string[][] {
   return out;
 }
 
+/** Marks a role whose `when` is false for the host. */
+export const SKIPPED = Symbol("role skipped by when");
+
 /** Resolves role params for every host of a play, collecting all errors before anything runs. */
 export function prepareParams(
   play: Play,
   host: string,
   layers: { low: Record<string, unknown>; high: Record<string, unknown> },
 ): unknown[] {
-  return (play.roles ?? []).map((inst) => resolveParams(inst as RoleInstance<Shape>, { name: host, vars: { ...layers.low, ...layers.high } }, layers));
+  const info = { name: host, vars: { ...layers.low, ...layers.high } };
+  return (play.roles ?? []).map((inst) => (inst.when && !inst.when(info) ? SKIPPED : resolveParams(inst as RoleInstance<Shape>, info, layers)));
 }

@@ -386,6 +386,9 @@ function writeClientFiles(lab: Lab, hostKeys: string[]): void {
         ntp: { clockControl: false },
         // The cluster's admin logs in with the lab key.
         "base-os": { admin: { authorizedKeys: [pubkey] }, ...(lab.topology === "triangle" && h.index <= 3 ? { addresses: clusterLan(h.index) } : {}) },
+        // The triangle is routed with FRR OSPF by default (site.ts's cluster LAN play);
+        // an extra `-i bridgeStpInventory(lab)` switches it to bridge-stp.
+        ...(lab.topology === "triangle" && h.index <= 3 ? { cluster_lan: "frr", frr: clusterFrr(h.index) } : {}),
       },
     ]),
   );
@@ -406,6 +409,57 @@ export function clusterLan(index: number): Record<string, string[]> {
   };
   return lan[index] ?? {};
 }
+
+/**
+ * The frr role's parameters for triangle host `index`: router id = its
+ * loopback, OSPF point-to-point on eth1/eth2 with short timers (hello 1 s,
+ * dead 4 s: a silent neighbour is dropped in seconds, where FRR's 10/40 would
+ * keep a test waiting), and `clusterLan(index)`'s two /30s and loopback /32
+ * in area 0.
+ */
+export function clusterFrr(index: number): Record<string, unknown> {
+  const links: Record<number, string[]> = { 1: ["192.168.11.0/30", "192.168.33.0/30"], 2: ["192.168.22.0/30", "192.168.11.0/30"], 3: ["192.168.22.0/30", "192.168.33.0/30"] };
+  const own = links[index];
+  if (!own) return {};
+  return {
+    routerId: `10.50.1.${index}`,
+    interfaces: ["eth1", "eth2"].map((name) => ({ name, network: "point-to-point", helloInterval: 1, deadInterval: 4 })),
+    networks: [...own, `10.50.1.${index}/32`].map((prefix) => ({ prefix, area: 0 })),
+  };
+}
+
+/**
+ * The triangle in bridge-stp mode (reference 000) instead of the default
+ * frr: writes `bridge-stp.yml` in the lab's dir, an inventory to pass as a
+ * second `-i` after `lab.inventory` (the later file wins key by key), and
+ * returns its path. Per triangle host: `cluster_lan: bridge-stp`, the
+ * bridge's address 192.168.100.N/24 and short STP timers (forward delay
+ * 4 s, hello 1 s, max age 6 s: settled in about 8 s instead of 30), and a
+ * `base-os` without the cluster ports' /30s (bridge ports carry no address).
+ *
+ * @example runbook(["play", "playbooks/site.ts", "-i", lab.inventory, "-i", bridgeStpInventory(lab)])
+ */
+export function bridgeStpInventory(lab: Lab): string {
+  const pubkey = readFileSync(`${lab.key}.pub`, "utf8").trim();
+  const hosts = Object.fromEntries(
+    lab.hosts
+      .filter((h) => h.index <= 3)
+      .map((h) => [
+        h.name,
+        {
+          cluster_lan: "bridge-stp",
+          "bridge-stp": { address: bridgeLan(h.index), forwardDelay: 4, helloTime: 1, maxAge: 6 },
+          "base-os": { admin: { authorizedKeys: [pubkey] }, addresses: { lo: clusterLan(h.index).lo ?? [] } },
+        },
+      ]),
+  );
+  const file = join(lab.dir, "bridge-stp.yml");
+  writeFileSync(file, `# lab ${lab.id}: the triangle in bridge-stp mode (test/lab/lab.ts bridgeStpInventory)\n` + stringifyYaml({ all: { hosts } }, { lineWidth: 0 }));
+  return file;
+}
+
+/** The bridge's address of triangle host `index` in bridge-stp mode. */
+export const bridgeLan = (index: number) => `192.168.100.${index}/24`;
 
 /** Names of lab `id`'s network namespaces that exist now. */
 async function labNetns(id: number): Promise<string[]> {
