@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SshConnection } from "../../runner/connection/ssh.ts";
 import { PlayCoordinator } from "../../runner/coordinator.ts";
-import { EventBus, type RunEvent } from "../../runner/events.ts";
+import { EventBus, type HostCounts, type RunEvent } from "../../runner/events.ts";
 import { gatherFacts } from "../../runner/facts/index.ts";
 import { Host } from "../../runner/host.ts";
 import { Redactor } from "../../runner/secret.ts";
@@ -117,6 +117,26 @@ export function runbook(args: string[], opts: { env?: NodeJS.ProcessEnv; input?:
     child.stdin.end(opts.input ?? "");
     child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
+}
+
+/** The events of a `--json` run (one JSON object per line). */
+export function events(stdout: string): RunEvent[] {
+  return stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as RunEvent);
+}
+
+export type TaskResultEvent = Extract<RunEvent, { type: "task.result" }>;
+
+/** The task results of a `--json` run. */
+export const results = (stdout: string): TaskResultEvent[] => events(stdout).filter((e): e is TaskResultEvent => e.type === "task.result");
+
+/** The recap of a `--json` run; fails the test when the run did not finish. */
+export function recap(stdout: string): Record<string, HostCounts> {
+  const end = events(stdout).find((e) => e.type === "run.end");
+  if (!end || end.type !== "run.end") throw new Error(`no run.end event in:\n${stdout.slice(-3000)}`);
+  return end.recap;
 }
 
 /** A fresh private state dir. */

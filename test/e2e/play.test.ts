@@ -3,23 +3,12 @@
  * idempotence, check mode that writes nothing, diffs, handlers.
  */
 import * as assert from "uvu/assert";
-import type { HostCounts, RunEvent } from "../../runner/events.ts";
+import type { HostCounts } from "../../runner/events.ts";
 import { labSuite, ssh } from "../lab/fixture.ts";
-import { runbook, stateDir, upperSnapshot } from "./harness.ts";
+import { events, recap, results, runbook, stateDir, upperSnapshot } from "./harness.ts";
 
 const PB = "test/fixtures/playbooks";
 
-function events(stdout: string): RunEvent[] {
-  return stdout
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as RunEvent);
-}
-function recap(stdout: string): Record<string, HostCounts> {
-  const end = events(stdout).find((e) => e.type === "run.end");
-  assert.ok(end, `no run.end event in:\n${stdout}`);
-  return (end as Extract<RunEvent, { type: "run.end" }>).recap;
-}
 const strip = (c: HostCounts) => ({ ok: c.ok, changed: c.changed, failed: c.failed, skipped: c.skipped, unreachable: c.unreachable });
 
 const s = await labSuite("play: three plays, check, diff", { hosts: 3 });

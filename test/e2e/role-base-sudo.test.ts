@@ -15,29 +15,15 @@
  */
 import { readFileSync } from "node:fs";
 import * as assert from "uvu/assert";
-import type { HostCounts, RunEvent } from "../../runner/events.ts";
 import { labSuite, ssh } from "../lab/fixture.ts";
 import type { Lab, LabHost } from "../lab/lab.ts";
 import { run } from "../lab/sh.ts";
-import { runbook, stateDir, upperSnapshot } from "./harness.ts";
+import { events, recap, results, runbook, stateDir, upperSnapshot } from "./harness.ts";
 
 const PLAYBOOK = "test/fixtures/playbooks/base-sudo.ts";
 // openssl passwd -6 -salt rbtestsalt1 clusteradm-pw
 const HASH = "$6$rbtestsalt1$CEQFnr5r.aMO0MONiZiix0h8J1EbU33jnIBBYexp/TyybKjH25eBwC2zIJqBzLpY2hmFtE39w.xFOtuDG9tXa/";
 
-function events(stdout: string): RunEvent[] {
-  return stdout
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as RunEvent);
-}
-type TaskResultEvent = Extract<RunEvent, { type: "task.result" }>;
-const results = (stdout: string) => events(stdout).filter((e): e is TaskResultEvent => e.type === "task.result");
-function recap(stdout: string): Record<string, HostCounts> {
-  const end = events(stdout).find((e) => e.type === "run.end");
-  assert.ok(end, `no run.end event in:\n${stdout}`);
-  return (end as Extract<RunEvent, { type: "run.end" }>).recap;
-}
 
 /** `runbook play` of the fixture with the lab key as the admin's key; `extra` adds to the -e JSON. */
 function play(lab: Lab, args: string[], extra: Record<string, unknown> = {}, state = stateDir()) {

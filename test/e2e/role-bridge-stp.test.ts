@@ -24,26 +24,13 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as assert from "uvu/assert";
-import type { HostCounts, RunEvent } from "../../runner/events.ts";
+import type { RunEvent } from "../../runner/events.ts";
 import { labSuite, ssh } from "../lab/fixture.ts";
 import { bridgeLan, bridgeStpInventory, type Lab, type LabHost } from "../lab/lab.ts";
-import { runbook, stateDir, upperSnapshot } from "./harness.ts";
+import { events, recap, results, runbook, stateDir, upperSnapshot } from "./harness.ts";
 
 const PLAYBOOK = "test/fixtures/playbooks/bridge-stp.ts";
 
-function events(stdout: string): RunEvent[] {
-  return stdout
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as RunEvent);
-}
-type TaskResultEvent = Extract<RunEvent, { type: "task.result" }>;
-const results = (stdout: string) => events(stdout).filter((e): e is TaskResultEvent => e.type === "task.result");
-function recap(stdout: string): Record<string, HostCounts> {
-  const end = events(stdout).find((e) => e.type === "run.end");
-  assert.ok(end, `no run.end event in:\n${stdout.slice(-3000)}`);
-  return (end as Extract<RunEvent, { type: "run.end" }>).recap;
-}
 const failures = (r: { stdout: string; stderr: string }) =>
   r.stderr + events(r.stdout).filter((e) => e.type === "host.failed" || e.type === "host.unreachable" || (e.type === "task.result" && e.status === "failed")).map((e) => JSON.stringify(e)).join("\n");
 

@@ -29,11 +29,11 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as assert from "uvu/assert";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import type { HostCounts, RunEvent } from "../../runner/events.ts";
+import type { RunEvent } from "../../runner/events.ts";
 import type { FileDiff } from "../../runner/task.ts";
 import { labSuite, ssh } from "../lab/fixture.ts";
 import type { Lab, LabHost } from "../lab/lab.ts";
-import { runbook, stateDir, upperSnapshot } from "./harness.ts";
+import { events, recap, runbook, stateDir, upperSnapshot } from "./harness.ts";
 
 const PLAYBOOK = "test/fixtures/playbooks/frr.ts";
 /** Where the Slackware host finds the stand-in (the Debian hosts ignore packageSrc). */
@@ -42,19 +42,8 @@ const DEAD_INTERVAL = 4;
 
 type TaskResultEvent = Extract<RunEvent, { type: "task.result" }>;
 
-function events(stdout: string): RunEvent[] {
-  return stdout
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as RunEvent);
-}
 const results = (stdout: string, host?: string) =>
   events(stdout).filter((e): e is TaskResultEvent => e.type === "task.result" && (host === undefined || e.host === host));
-function recap(stdout: string): Record<string, HostCounts> {
-  const end = events(stdout).find((e) => e.type === "run.end");
-  assert.ok(end, `no run.end event in:\n${stdout.slice(-3000)}`);
-  return (end as Extract<RunEvent, { type: "run.end" }>).recap;
-}
 function diffFor(stdout: string, host: string, path: string): FileDiff | undefined {
   return results(stdout, host)
     .flatMap((e) => e.diffs ?? [])

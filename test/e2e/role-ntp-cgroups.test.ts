@@ -30,30 +30,19 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkS
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import * as assert from "uvu/assert";
-import type { HostCounts, RunEvent } from "../../runner/events.ts";
+import type { RunEvent } from "../../runner/events.ts";
 import type { FileDiff } from "../../runner/task.ts";
 import { labSuite, ssh } from "../lab/fixture.ts";
 import type { Lab, LabHost } from "../lab/lab.ts";
-import { runbook, stateDir, upperSnapshot } from "./harness.ts";
+import { events, recap, runbook, stateDir, upperSnapshot } from "./harness.ts";
 
 const PLAYBOOK = "test/fixtures/playbooks/ntp-cgroups.ts";
 const PACKAGE = "ntp-4.2.8p18-x86_64-1_rbtest.txz";
 
 type TaskResultEvent = Extract<RunEvent, { type: "task.result" }>;
 
-function events(stdout: string): RunEvent[] {
-  return stdout
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as RunEvent);
-}
 function results(evs: RunEvent[], host?: string): TaskResultEvent[] {
   return evs.filter((e): e is TaskResultEvent => e.type === "task.result" && (host === undefined || e.host === host));
-}
-function recap(stdout: string): Record<string, HostCounts> {
-  const end = events(stdout).find((e) => e.type === "run.end");
-  assert.ok(end, `no run.end event in:\n${stdout}`);
-  return (end as Extract<RunEvent, { type: "run.end" }>).recap;
 }
 /** The diff a host's run planned for `path` (the last one, if several tasks wrote it). */
 function diffFor(evs: RunEvent[], host: string, path: string): FileDiff | undefined {

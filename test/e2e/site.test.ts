@@ -4,16 +4,10 @@
  * the admin account it leaves behind.
  */
 import * as assert from "uvu/assert";
-import type { HostCounts } from "../../runner/events.ts";
 import { labSuite, ssh } from "../lab/fixture.ts";
 import { run } from "../lab/sh.ts";
-import { runbook, stateDir, upperSnapshot } from "./harness.ts";
+import { recap, runbook, stateDir, upperSnapshot } from "./harness.ts";
 
-function recap(stdout: string): Record<string, HostCounts> {
-  const end = stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.type === "run.end");
-  assert.ok(end, stdout.slice(-2000));
-  return end.recap;
-}
 
 const s = await labSuite("site.ts on the triangle", { hosts: 3, topology: "triangle" });
 
