@@ -14,7 +14,7 @@ import { EventBus } from "../events.ts";
 import { EXIT, ExitError, InputError } from "../errors.ts";
 import { HistoryWriter, newRunId } from "../history.ts";
 import { loadInventory, type Inventory } from "../inventory/index.ts";
-import { consolePrinter } from "../output/console.ts";
+import { consolePrinter, loadSpinner } from "../output/console.ts";
 import { jsonPrinter } from "../output/json.ts";
 import { limitHosts, resolvePattern } from "../patterns.ts";
 import type { Playbook, Prompt } from "../playbook.ts";
@@ -121,7 +121,8 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
   const runId = newRunId();
   const bus = new EventBus(redactor);
   const verbose = values.verbose?.length ?? 0;
-  bus.subscribe(values.json ? jsonPrinter() : consolePrinter({ verbose, diff: !!values.diff, tty: !!process.stdout.isTTY }));
+  const tty = !!process.stdout.isTTY;
+  bus.subscribe(values.json ? jsonPrinter() : consolePrinter({ verbose, diff: !!values.diff, tty, ora: await loadSpinner(tty && !values.json) }));
   bus.subscribe(new HistoryWriter(runId).write);
 
   const connections = new Map<string, Promise<Connection>>();

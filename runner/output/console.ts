@@ -4,7 +4,7 @@
  * doing. Changed and failed tasks always print; ok and skipped ones with -v,
  * each with the reason a task needed nothing.
  */
-import ora, { type Ora } from "ora";
+import type { Ora, Options as OraOptions } from "ora";
 import type { EventSink, HostCounts, RunEvent } from "../events.ts";
 import { colorDiff, unifiedDiff } from "./diff.ts";
 
@@ -13,6 +13,16 @@ export interface ConsoleOptions {
   diff: boolean;
   tty: boolean;
   write?: (text: string) => void;
+  /**
+   * ora, for the live status line on a terminal; loaded by the caller only
+   * when stdout is one (it costs ~50 ms of start-up).
+   */
+  ora?: (opts: OraOptions) => Ora;
+}
+
+/** Loads ora when a live status line can be shown. */
+export async function loadSpinner(tty: boolean): Promise<ConsoleOptions["ora"]> {
+  return tty ? (await import("ora")).default : undefined;
 }
 
 const STATUS_COLOR: Record<string, string> = { ok: "32", changed: "33", failed: "31", skipped: "36", unreachable: "31" };
@@ -43,7 +53,7 @@ export function consolePrinter(opts: ConsoleOptions): EventSink {
         line(`runbook: ${e.playbook}${e.check ? " (check mode: nothing will change)" : ""}  [run ${e.runId}]`);
         // A terminal that reports no width (some pseudo-terminals) would make
         // ora's line accounting meaningless: plain lines only there.
-        if (opts.tty && (process.stdout.columns ?? 0) >= 20) spinner = ora({ stream: process.stdout, discardStdin: false }).start();
+        if (opts.ora && opts.tty && (process.stdout.columns ?? 0) >= 20) spinner = opts.ora({ stream: process.stdout, discardStdin: false }).start();
         break;
       case "play.start":
         hostWidth = Math.max(hostWidth, ...e.hosts.map((h) => h.length));
