@@ -3,6 +3,7 @@
  * with the runner's peak RSS, and the counts check that keeps a fast wrong
  * run from passing. `run.ts` drives it; the smoke test uses it directly.
  */
+import type { HostCounts as RunnerHostCounts } from "../../runner/events.ts";
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -31,14 +32,8 @@ export const MODE_LABEL: Record<Mode, string> = {
 
 export const isAnsible = (m: Mode): m is "ansible" | "ansible-pipelining" | "ansible-mitogen" => m.startsWith("ansible");
 
-/** One host's line of a recap, in either tool's terms. */
-export interface HostCounts {
-  ok: number;
-  changed: number;
-  failed: number;
-  skipped: number;
-  unreachable: number;
-}
+/** One host's line of a recap, in either tool's terms (runbook's counts without its timing). */
+export type HostCounts = Omit<RunnerHostCounts, "time">;
 export type Recap = Record<string, HostCounts>;
 
 /**
