@@ -15,6 +15,8 @@ import { EventBus, type HostCounts, type RunEvent } from "../../runner/events.ts
 import { gatherFacts } from "../../runner/facts/index.ts";
 import { Host } from "../../runner/host.ts";
 import { Redactor } from "../../runner/secret.ts";
+import type { FileDiff, TaskResult } from "../../runner/task.ts";
+import * as assert from "uvu/assert";
 import type { Lab, LabHost } from "../lab/lab.ts";
 import { run } from "../lab/sh.ts";
 
@@ -81,7 +83,50 @@ export function suiteContexts(suite: { after(fn: () => Promise<void>): void }, o
     return r;
   };
   const out = async (lab: Lab, host: LabHost, cmd: string) => (await sh(lab, host, cmd)).stdout;
-  return { ctx, sh, out };
+
+  /** Check mode (predicts, writes nothing), run (changed), run (ok + why), check mode (ok). */
+  const prove = async (lab: Lab, host: LabHost, run: (h: Host) => Promise<TaskResult>, e: ProveExpect): Promise<TaskResult> => {
+    const chk = await ctx(lab, host, true);
+    const real = await ctx(lab, host, false);
+    const before = await upperSnapshot(host);
+    const liveBefore = await e.live?.();
+    const predicted = await run(chk.h);
+    assert.is(await upperSnapshot(host), before, `${host.name}: check mode changed no file`);
+    if (e.live) assert.is(await e.live(), liveBefore, `${host.name}: check mode changed no live state`);
+    assert.is(predicted.status, "changed", `check mode predicts a change: ${predicted.reason}`);
+    assert.ok(predicted.predicted);
+    assert.match(predicted.reason, e.change);
+
+    const first = await run(real.h);
+    assert.is(first.status, "changed", `first run changes: ${first.reason}`);
+    assert.not.ok(first.predicted);
+    assert.match(first.reason, e.change);
+    if (e.diff) {
+      assert.ok(first.diffs?.length, "a diff where content changes");
+      e.diff(first.diffs!);
+      assert.equal(predicted.diffs, first.diffs, "check mode shows the same diff");
+    }
+
+    const second = await run(real.h);
+    assert.is(second.status, "ok", `second run is a no-op: ${second.reason}`);
+    assert.match(second.reason, e.noop);
+    const again = await run(chk.h);
+    assert.is(again.status, "ok", `check mode agrees after: ${again.reason}`);
+    return first;
+  };
+  return { ctx, sh, out, prove };
+}
+
+/** What `prove` expects of a task. */
+export interface ProveExpect {
+  /** The predicted and real change's reason. */
+  change: RegExp;
+  /** The second run's no-op reason. */
+  noop: RegExp;
+  /** Live state a file snapshot cannot see (a mount, running processes): must not move in check mode. */
+  live?: () => Promise<string>;
+  /** Checks the first run's diffs (and that check mode predicted the same ones). */
+  diff?: (d: FileDiff[]) => void;
 }
 
 /** A byte-for-byte fingerprint of a host's overlay upper dir (names, types, modes, owners, sizes, content). */

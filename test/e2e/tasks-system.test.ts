@@ -16,46 +16,17 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import * as assert from "uvu/assert";
-import type { Host } from "../../runner/host.ts";
-import type { TaskResult } from "../../runner/task.ts";
 import { labSuite } from "../lab/fixture.ts";
 import type { Lab, LabHost } from "../lab/lab.ts";
-import { suiteContexts, upperSnapshot } from "./harness.ts";
+import { suiteContexts } from "./harness.ts";
 
 const s = await labSuite("tasks: package, service, kernelModule", { hosts: 2, slackware: [2] });
 
 const debian = (lab: Lab) => lab.hosts[0]!;
 const slack = (lab: Lab) => lab.hosts[1]!;
 
-const { ctx, sh, out } = suiteContexts(s);
+const { ctx, sh, out, prove } = suiteContexts(s);
 
-interface Expect {
-  change: RegExp;
-  noop: RegExp;
-  /** Live state a file snapshot cannot see (running processes): must not move in check mode. */
-  live?: () => Promise<string>;
-}
-
-/** Check mode (predicts, writes nothing), run (changed), run again (ok, and why). */
-async function prove(lab: Lab, host: LabHost, run: (h: Host) => Promise<TaskResult>, e: Expect): Promise<void> {
-  const chk = await ctx(lab, host, true);
-  const real = await ctx(lab, host, false);
-  const before = await upperSnapshot(host);
-  const liveBefore = await e.live?.();
-  const predicted = await run(chk.h);
-  assert.is(await upperSnapshot(host), before, `${host.name}: check mode changed no file`);
-  if (e.live) assert.is(await e.live(), liveBefore, `${host.name}: check mode changed no live state`);
-  assert.is(predicted.status, "changed", `check mode predicts a change: ${predicted.reason}`);
-  assert.ok(predicted.predicted);
-  assert.match(predicted.reason, e.change);
-
-  const first = await run(real.h);
-  assert.is(first.status, "changed", `first run changes: ${first.reason}`);
-  assert.match(first.reason, e.change);
-  const second = await run(real.h);
-  assert.is(second.status, "ok", `second run is a no-op: ${second.reason}`);
-  assert.match(second.reason, e.noop);
-}
 
 // ---------------------------------------------------------------- Debian
 

@@ -14,9 +14,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as assert from "uvu/assert";
 import { SshConnection } from "../../runner/connection/ssh.ts";
-import type { Host } from "../../runner/host.ts";
 import { secret } from "../../runner/secret.ts";
-import type { FileDiff, TaskResult } from "../../runner/task.ts";
+import type { FileDiff } from "../../runner/task.ts";
 import { groupTask, hostnameTask, sysctlTask, userTask } from "../../tasks/index.ts";
 import { labSuite } from "../lab/fixture.ts";
 import type { Lab, LabHost } from "../lab/lab.ts";
@@ -29,49 +28,8 @@ const OTHER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIqpyyh44Hz3gvhISaIE9yJ/a
 
 const s = await labSuite("tasks: users, system, network files", { hosts: 2, slackware: [2] });
 
-const { ctx, sh, out } = suiteContexts(s, { diff: true });
+const { ctx, sh, out, prove } = suiteContexts(s, { diff: true });
 
-interface Expect {
-  /** The predicted and real change's reason. */
-  change: RegExp;
-  /** The second run's no-op reason. */
-  noop: RegExp;
-  /** Live state a file snapshot cannot see (a mount, a sysctl): must not move in check mode. */
-  live?: () => Promise<string>;
-  /** Checks the first run's diffs (and that check mode predicted the same ones). */
-  diff?: (d: FileDiff[]) => void;
-}
-
-/** Check mode (predicts, writes nothing), run (changed), run (ok + why), check mode (ok). */
-async function prove(lab: Lab, host: LabHost, run: (h: Host) => Promise<TaskResult>, e: Expect): Promise<TaskResult> {
-  const chk = await ctx(lab, host, true);
-  const real = await ctx(lab, host, false);
-  const before = await upperSnapshot(host);
-  const liveBefore = await e.live?.();
-  const predicted = await run(chk.h);
-  assert.is(await upperSnapshot(host), before, `${host.name}: check mode changed no file`);
-  if (e.live) assert.is(await e.live(), liveBefore, `${host.name}: check mode changed no live state`);
-  assert.is(predicted.status, "changed", `check mode predicts a change: ${predicted.reason}`);
-  assert.ok(predicted.predicted);
-  assert.match(predicted.reason, e.change);
-
-  const first = await run(real.h);
-  assert.is(first.status, "changed", `first run changes: ${first.reason}`);
-  assert.not.ok(first.predicted);
-  assert.match(first.reason, e.change);
-  if (e.diff) {
-    assert.ok(first.diffs?.length, "a diff where content changes");
-    e.diff(first.diffs!);
-    assert.equal(predicted.diffs, first.diffs, "check mode shows the same diff");
-  }
-
-  const second = await run(real.h);
-  assert.is(second.status, "ok", `second run is a no-op: ${second.reason}`);
-  assert.match(second.reason, e.noop);
-  const again = await run(chk.h);
-  assert.is(again.status, "ok", `check mode agrees after: ${again.reason}`);
-  return first;
-}
 
 const diffOf = (d: FileDiff[], path: string) => {
   const f = d.find((x) => x.path === path);
