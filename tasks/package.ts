@@ -523,6 +523,24 @@ function describeInstalled(installed: Map<string, SlackPackage[]>, names: string
   return list(names.map((n) => `${n} (${(installed.get(n) ?? []).map((p) => p.full).join(" ")})`));
 }
 
+/**
+ * What /var/log/packages says about the requested names (pkgtools and
+ * slackpkg read it alike), and the plan for `state: absent`: removepkg in
+ * both cases (`slackpkg remove` matches patterns and whole series).
+ */
+function slackState(req: Parameters<Backend["plan"]>[0], s: Parameters<Backend["plan"]>[1]) {
+  const installed = parseInstalledSlack(section(s, "installed").out);
+  const have = req.names.filter((n) => installed.has(n));
+  const missing = req.names.filter((n) => !installed.has(n));
+  let absent: Plan | undefined;
+  if (req.state === "absent") {
+    absent = have.length === 0
+      ? { changes: [], reason: `${list(req.names)} not installed` }
+      : { changes: [{ kind: "run", command: `removepkg ${shjoin(have)}` }], reason: `remove ${describeInstalled(installed, have)}` };
+  }
+  return { installed, have, missing, absent };
+}
+
 const pkgtools: Backend = {
   probe: (req) => {
     const parts: ProbeParts = { installed: installedScript };
@@ -531,14 +549,8 @@ const pkgtools: Backend = {
     return parts;
   },
   plan: (req, s) => {
-    const installed = parseInstalledSlack(section(s, "installed").out);
-    const have = req.names.filter((n) => installed.has(n));
-    const missing = req.names.filter((n) => !installed.has(n));
-    if (req.state === "absent") {
-      if (have.length === 0) return { changes: [], reason: `${list(req.names)} not installed` };
-      const fulls = have.flatMap((n) => installed.get(n)!.map((p) => p.full));
-      return { changes: [{ kind: "run", command: `removepkg ${shjoin(have)}` }], reason: `remove ${list(fulls)}` };
-    }
+    const { installed, have, missing, absent } = slackState(req, s);
+    if (absent) return absent;
     if (req.state === "present" && missing.length === 0) return { changes: [], reason: `installed: ${describeInstalled(installed, have)}` };
     const src = req.params.src;
     if (src === undefined) {
@@ -601,14 +613,8 @@ const slackpkg: Backend = {
     return parts;
   },
   plan: (req, s) => {
-    const installed = parseInstalledSlack(section(s, "installed").out);
-    const have = req.names.filter((n) => installed.has(n));
-    const missing = req.names.filter((n) => !installed.has(n));
-    if (req.state === "absent") {
-      if (have.length === 0) return { changes: [], reason: `${list(req.names)} not installed` };
-      // removepkg, not `slackpkg remove`: that one matches patterns and whole series.
-      return { changes: [{ kind: "run", command: `removepkg ${shjoin(have)}` }], reason: `remove ${describeInstalled(installed, have)}` };
-    }
+    const { installed, have, missing, absent } = slackState(req, s);
+    if (absent) return absent;
     const lists = parseAge(section(s, "lists").out);
     const update: RunChange = { kind: "run", command: `${SLACKPKG} update` };
     const install: RunChange[] = missing.length ? [{ kind: "run", command: `${SLACKPKG} install ${shjoin(missing)}` }] : [];

@@ -267,7 +267,7 @@ const cases: PlanCase<PackageParams>[] = [
     params: { name: "frr", state: "absent" },
     state: { installed: "frr-10.3.0-x86_64-1_SBo\nfrr-10.4.1-x86_64-1_SBo\n" },
     changes: ["removepkg frr"],
-    reason: "remove frr-10.3.0-x86_64-1_SBo, frr-10.4.1-x86_64-1_SBo",
+    reason: "remove frr (frr-10.3.0-x86_64-1_SBo frr-10.4.1-x86_64-1_SBo)",
   },
   {
     name: "pkgtools: absent, not installed (frr-doc is another package)",
