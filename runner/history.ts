@@ -2,7 +2,8 @@
  * Run history (Rundeck's part): every run is a JSON-lines file of its
  * (already redacted) events under `<state>/runs/`, appended as the run goes,
  * so `runbook show` can follow a run live and a crash loses at most the last
- * line. Files are named by run id, which sorts by time.
+ * line. Files are named by run id, which starts with the start time to
+ * the second; listings order by the millisecond start time in the header.
  *
  * Why not SQLite: Node 20 has no built-in SQLite, better-sqlite3 compiles
  * from source for minutes at `npm ci` here, and history is written once and
@@ -71,5 +72,7 @@ export function listRuns(opts: { host?: string; since?: Date; dir?: string } = {
     if (opts.host && !hosts.includes(opts.host)) continue;
     out.push({ runId: start.runId, start, end, hosts });
   }
-  return out;
+  // Two runs started within one second have ids in random order; the
+  // header's ISO time has milliseconds (and ISO strings sort as times).
+  return out.sort((a, b) => (a.start.time === b.start.time ? 0 : a.start.time < b.start.time ? 1 : -1));
 }
