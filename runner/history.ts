@@ -26,15 +26,26 @@ export function newRunId(now = new Date()): string {
   return `${iso}-${randomBytes(2).toString("hex")}`;
 }
 
-/** Appends every event of a run to its file. */
+/**
+ * Appends every event of a run to its file: the events of one tick in one
+ * write (20 hosts finishing a task at once are one append, not 40), and
+ * the run's last event at once.
+ */
 export class HistoryWriter {
   readonly #file: string;
+  #lines: string[] = [];
   constructor(runId: string, dir = stateDir()) {
     mkdirSync(runsDir(dir), { recursive: true });
     this.#file = join(runsDir(dir), `${runId}.jsonl`);
   }
   write = (event: RunEvent): void => {
-    appendFileSync(this.#file, JSON.stringify({ ...event, at: Date.now() }) + "\n");
+    if (this.#lines.push(JSON.stringify({ ...event, at: Date.now() })) === 1) setImmediate(this.flush);
+    if (event.type === "run.end") this.flush();
+  };
+  flush = (): void => {
+    if (this.#lines.length === 0) return;
+    appendFileSync(this.#file, this.#lines.join("\n") + "\n");
+    this.#lines = [];
   };
 }
 

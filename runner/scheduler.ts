@@ -16,6 +16,7 @@ import type { Play, Playbook } from "./playbook.ts";
 import { resolveParams, type RoleInstance } from "./role.ts";
 import type { Shape } from "./schema.ts";
 import { TaskFailedError } from "./task.ts";
+import { errorStack } from "./modules.ts";
 import type { PendingHandlers } from "./state.ts";
 
 /** A play with its resolved hosts and, per host, its vars and role params (all checked before the run). */
@@ -118,7 +119,7 @@ export async function runPlays(pb: Playbook, plays: PreparedPlay[], deps: Schedu
                 deps.bus.emit({ type: "host.unreachable", host: name, play: play.name, message: err.message });
               } else {
                 s.failed = true;
-                const message = err instanceof TaskFailedError ? err.message : `${name}: ${(err as Error).stack ?? err}`;
+                const message = err instanceof TaskFailedError ? err.message : `${name}: ${errorStack(err)}`;
                 if (!(err instanceof TaskFailedError)) s.counts.failed++;
                 deps.bus.emit({ type: "host.failed", host: name, play: play.name, message });
               }

@@ -36,11 +36,8 @@
  *     notify: restartNtpd,
  *   });
  */
-import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { dirname, extname, resolve } from "node:path";
-import Mustache from "mustache";
-import nunjucks from "nunjucks";
+import { extname } from "node:path";
 import { MASK, Redactor, Secret } from "../runner/secret.ts";
 import { defineTask, type Plan } from "../runner/task.ts";
 import { planFile } from "./copy.ts";
@@ -102,197 +99,12 @@ export interface TemplateSource {
  * Renders template text with a view, strictly: an undefined variable is a
  * {@link TemplateError} naming the file, line and variable.
  *
- * @example renderTemplate("nunjucks", "server {{ s }}\n", { s: "a" }, { path: "/t/x.njk", name: "x.njk" }) // "server a\n"
+ * @example await renderTemplate("nunjucks", "server {{ s }}\n", { s: "a" }, { path: "/t/x.njk", name: "x.njk" }) // "server a\n"
  */
-export function renderTemplate(engine: TemplateEngine, text: string, view: Record<string, unknown>, src: TemplateSource): string {
-  return engine === "nunjucks" ? renderNunjucks(text, view, src) : renderMustache(text, view, src);
-}
-
-// ---- nunjucks
-
-interface NjNode {
-  typename: string;
-  fields: string[];
-  lineno: number;
-  colno: number;
-  [field: string]: unknown;
-}
-
-const njParser = (nunjucks as unknown as { parser: { parse(src: string, extensions?: unknown[], opts?: object): NjNode } }).parser;
-
-function renderNunjucks(text: string, view: Record<string, unknown>, src: TemplateSource): string {
-  const opts = { autoescape: false, throwOnUndefined: true, trimBlocks: true, lstripBlocks: false };
-  // A fresh environment per render: nothing is cached across runs.
-  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(dirname(src.path), { noCache: true }), opts);
-  try {
-    return new nunjucks.Template(text, env, src.path, true).render(view);
-  } catch (err) {
-    throw nunjucksError(err as Error, text, view, src, opts);
-  }
-}
-
-/** Turns nunjucks' `(path) [Line 3, Column 5]\n  message` into `name:3: message`, naming an undefined variable. */
-function nunjucksError(err: Error, text: string, view: Record<string, unknown>, src: TemplateSource, opts: object): Error {
-  // An error in an included template is wrapped once per include level: the last header is where it happened.
-  const header = /(?:Template render error: )?\(([^\n]*?)\)(?: \[Line (\d+), Column (\d+)\])?\n\s*/g;
-  let m: RegExpExecArray | null = null;
-  for (let h = header.exec(err.message); h; h = header.exec(err.message)) m = h;
-  if (!m) return new TemplateError(src.name, undefined, err.message);
-  const [, where = "", lineStr, colStr] = m;
-  const detail = err.message.slice(m.index + m[0].length);
-  const inMain = where === src.path || where === "unknown path";
-  const file = inMain ? src.name : localName(where, where);
-  const line = lineStr === undefined ? undefined : Number(lineStr);
-  let message = detail.replace(/^Error: /, "").trim();
-  if (line !== undefined && /attempted to output null or undefined value/.test(message)) {
-    let source = text;
-    if (!inMain) {
-      try {
-        source = readFileSync(where, "utf8");
-      } catch {
-        source = "";
-      }
-    }
-    const name = outputName(source, line - 1, Number(colStr) - 1, opts, view);
-    message = name ? `undefined variable "${name}"` : "undefined value in output";
-  }
-  return new TemplateError(file, line, message);
-}
-
-/** The variable an output tag `{{ ... }}` at (line, col) (0-based) prints, e.g. `servers` or `ntp.servres`. */
-function outputName(source: string, line: number, col: number, opts: object, view: Record<string, unknown>): string | undefined {
-  let root: NjNode;
-  try {
-    root = njParser.parse(source, [], opts);
-  } catch {
-    return undefined;
-  }
-  let found: NjNode | undefined;
-  const walk = (node: unknown): void => {
-    if (found || !node || typeof node !== "object") return;
-    const n = node as NjNode;
-    if (n.typename === "Output" && n.lineno === line && n.colno === col) {
-      found = (n.children as NjNode[] | undefined)?.find((c) => c.typename !== "TemplateData");
-      return;
-    }
-    for (const f of n.fields ?? []) {
-      const v = n[f];
-      if (Array.isArray(v)) v.forEach(walk);
-      else walk(v);
-    }
-  };
-  walk(root);
-  const path = found && dotted(found);
-  if (!path) return undefined;
-  // The first undefined step when the root is a known variable (`ntp.servres`, not `ntp`).
-  if (path[0]! in view) {
-    let cur: unknown = view;
-    for (let i = 0; i < path.length; i++) {
-      if (cur === null || cur === undefined || (cur as Record<string, unknown>)[path[i]!] === undefined) return path.slice(0, i + 1).join(".");
-      cur = (cur as Record<string, unknown>)[path[i]!];
-    }
-  }
-  return path.join(".");
-}
-
-/** `a.b.c` of a Symbol / LookupVal chain, or undefined for other expressions. */
-function dotted(node: NjNode): string[] | undefined {
-  if (node.typename === "Symbol") return [String(node.value)];
-  if (node.typename === "LookupVal") {
-    const target = dotted(node.target as NjNode);
-    const val = node.val as NjNode;
-    if (target && val.typename === "Literal") return [...target, String(val.value)];
-  }
-  return undefined;
-}
-
-// ---- mustache
-
-type Token = string[];
-
-/**
- * A mustache writer that refuses names the view does not define, where
- * they are rendered (so a name inside a section is looked up in the
- * section's context, as mustache itself does).
- */
-class StrictWriter extends Mustache.Writer {
-  readonly #files: string[] = [];
-  constructor(readonly main: string) {
-    super();
-  }
-
-  override renderTokens(tokens: Token[], context: Mustache.Context, partials?: Mustache.PartialsOrLookupFn, originalTemplate?: string, config?: Mustache.RenderOptions): string {
-    for (const t of tokens) {
-      const [type, name = ""] = t;
-      if ((type === "name" || type === "&" || type === "#" || type === "^") && !defined(context, name)) {
-        const at = Number(t[2]);
-        const line = originalTemplate === undefined ? undefined : originalTemplate.slice(0, at).split("\n").length;
-        throw new TemplateError(this.#files.at(-1) ?? this.main, line, `undefined variable "${name}"`);
-      }
-    }
-    return super.renderTokens(tokens, context, partials, originalTemplate, config);
-  }
-
-  override renderPartial(token: Token, context: Mustache.Context, partials?: Mustache.PartialsOrLookupFn, config?: Mustache.OpeningAndClosingTags | Mustache.RenderOptions): string {
-    this.#files.push(`${token[1]}.mustache`);
-    try {
-      return super.renderPartial(token, context, partials, config);
-    } finally {
-      this.#files.pop();
-    }
-  }
-}
-
-/** Whether mustache would find `name` (dotted or not) in the context stack with a value other than undefined. */
-function defined(context: Mustache.Context, name: string): boolean {
-  if (name === ".") return true;
-  const has = (obj: unknown, key: string) =>
-    obj !== null && obj !== undefined && (typeof obj === "object" ? key in (obj as object) : Object.prototype.hasOwnProperty.call(obj, key));
-  for (let c: Mustache.Context | undefined = context; c; c = c.parent) {
-    if (name.indexOf(".") > 0) {
-      let cur: unknown = c.view;
-      const names = name.split(".");
-      let hit = false;
-      for (let i = 0; cur !== null && cur !== undefined && i < names.length; i++) {
-        if (i === names.length - 1) hit = has(cur, names[i]!);
-        cur = (cur as Record<string, unknown>)[names[i]!];
-      }
-      if (hit) return cur !== undefined;
-    } else if (c.view !== null && typeof c.view === "object" && name in c.view) {
-      return (c.view as Record<string, unknown>)[name] !== undefined;
-    }
-  }
-  return false;
-}
-
-function renderMustache(text: string, view: Record<string, unknown>, src: TemplateSource): string {
-  const dir = dirname(src.path);
-  const partial = (name: string): string => {
-    const file = resolve(dir, `${name}.mustache`);
-    try {
-      return readFileSync(file, "utf8");
-    } catch {
-      throw new TemplateError(src.name, undefined, `partial "${name}" not found (${file})`);
-    }
-  };
-  try {
-    return new StrictWriter(src.name).render(text, view, partial, { escape: (v: unknown) => String(v) });
-  } catch (err) {
-    if (err instanceof TemplateError) throw err;
-    // Parse errors: "Unclosed section "x" at 12" (a character offset).
-    const msg = (err as Error).message;
-    const at = /\bat (\d+)$/.exec(msg);
-    let offset = at ? Number(at[1]) : undefined;
-    // An unclosed section is reported at the end of the text: point at its opening tag instead.
-    const unclosed = /^Unclosed section "(.*)"/.exec(msg);
-    if (unclosed && offset !== undefined) {
-      const name = unclosed[1]!.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-      const opens = [...text.slice(0, offset).matchAll(new RegExp(`\\{\\{\\s*[#^]\\s*${name}\\s*\\}\\}`, "g"))];
-      offset = opens.at(-1)?.index ?? offset;
-    }
-    const line = offset === undefined ? undefined : text.slice(0, offset).split("\n").length;
-    throw new TemplateError(src.name, line, at ? msg.slice(0, at.index).trimEnd() : msg);
-  }
+export async function renderTemplate(engine: TemplateEngine, text: string, view: Record<string, unknown>, src: TemplateSource): Promise<string> {
+  // Engines load on first use: a play without templates does not pay for them.
+  const { render } = engine === "nunjucks" ? await import("./template-nunjucks.ts") : await import("./template-mustache.ts");
+  return render(text, view, src);
 }
 
 // ---- the task
@@ -328,13 +140,13 @@ export const templateTask = defineTask<TemplateParams>({
       return s.reveal();
     }) as Record<string, unknown>;
     const src = { path: file, name };
-    const content = renderTemplate(engine, text, real, src);
+    const content = await renderTemplate(engine, text, real, src);
     const plan = await planFile(ctx, p, Buffer.from(content), false);
     if (secrets.size === 0 || !plan.diffs) return plan;
     // Secrets never reach the diff: render again with masks, and mask the old text.
     let masked: string;
     try {
-      masked = renderTemplate(engine, text, mapSecrets(view, () => MASK) as Record<string, unknown>, src);
+      masked = await renderTemplate(engine, text, mapSecrets(view, () => MASK) as Record<string, unknown>, src);
     } catch {
       masked = "(content hidden: the template uses secret values)\n";
     }

@@ -5,6 +5,7 @@
  * printed as an internal error with a request to report it.
  */
 import { ExitError } from "../errors.ts";
+import { errorStack } from "../modules.ts";
 
 export interface Command {
   summary: string;
@@ -12,15 +13,15 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-/** Command name -> module path (relative to this file). */
-const COMMANDS: Record<string, { module: string; summary: string }> = {
-  play: { module: "./play.ts", summary: "apply a playbook to its hosts" },
-  run: { module: "./run.ts", summary: "run an ad-hoc command on hosts (output grouped like clush -b)" },
-  facts: { module: "./facts.ts", summary: "show what runbook knows about hosts" },
-  inventory: { module: "./inventory.ts", summary: "list hosts and groups, or a host's variables and their sources" },
-  history: { module: "./history.ts", summary: "list recorded runs" },
-  show: { module: "./show.ts", summary: "show one recorded run: per-host tasks, diffs, output" },
-  init: { module: "./init.ts", summary: "scaffold a typed lab repository (inventory, site.ts, tsconfig)" },
+/** Command name -> its module (imported by a literal path, which the prebuilt JS rewrites). */
+const COMMANDS: Record<string, { load: () => Promise<{ command: Command }>; summary: string }> = {
+  play: { load: () => import("./play.ts"), summary: "apply a playbook to its hosts" },
+  run: { load: () => import("./run.ts"), summary: "run an ad-hoc command on hosts (output grouped like clush -b)" },
+  facts: { load: () => import("./facts.ts"), summary: "show what runbook knows about hosts" },
+  inventory: { load: () => import("./inventory.ts"), summary: "list hosts and groups, or a host's variables and their sources" },
+  history: { load: () => import("./history.ts"), summary: "list recorded runs" },
+  show: { load: () => import("./show.ts"), summary: "show one recorded run: per-host tasks, diffs, output" },
+  init: { load: () => import("./init.ts"), summary: "scaffold a typed lab repository (inventory, site.ts, tsconfig)" },
 };
 
 function help(): string {
@@ -51,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   try {
-    const mod = (await import(entry.module)) as { command: Command };
+    const mod = await entry.load();
     if (rest.includes("--help") || rest.includes("-h")) {
       console.log(`usage: ${mod.command.usage}`);
       return 0;
@@ -66,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`runbook ${name}: ${(err as Error).message}`);
       return 1;
     }
-    console.error(`runbook: internal error: ${(err as Error).stack ?? err}\nThis is a bug in runbook; please report it with the command you ran.`);
+    console.error(`runbook: internal error: ${errorStack(err)}\nThis is a bug in runbook; please report it with the command you ran.`);
     return 70;
   }
 }

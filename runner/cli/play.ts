@@ -6,7 +6,6 @@
 import { resolve, dirname } from "node:path";
 import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
-import { pathToFileURL } from "node:url";
 import { existsSync } from "node:fs";
 import { openConnection } from "../connection/index.ts";
 import type { Connection } from "../connection/types.ts";
@@ -16,6 +15,7 @@ import { HistoryWriter, newRunId } from "../history.ts";
 import { loadInventory, type Inventory } from "../inventory/index.ts";
 import { consolePrinter, loadSpinner } from "../output/console.ts";
 import { jsonPrinter } from "../output/json.ts";
+import { importModule } from "../modules.ts";
 import { limitHosts, resolvePattern } from "../patterns.ts";
 import type { Playbook, Prompt } from "../playbook.ts";
 import { answerPrompts, inquirerAsk, type Ask } from "../prompts.ts";
@@ -179,7 +179,7 @@ export async function loadPlaybook(file: string): Promise<Playbook> {
   if (!existsSync(file)) throw new InputError(`playbook not found`, { file });
   let mod: { default?: unknown };
   try {
-    mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    mod = await importModule(file);
   } catch (err) {
     throw new InputError(`cannot load the playbook: ${(err as Error).message}`, { file });
   }

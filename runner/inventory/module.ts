@@ -5,9 +5,8 @@
  * gets the same clear errors as a YAML file (without line numbers).
  */
 
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { InputError } from "../errors.ts";
+import { importModule } from "../modules.ts";
 import { expandNodeRange } from "../patterns.ts";
 import type { InventoryBuilder } from "./builder.ts";
 import type { ConnectionSpec } from "./types.ts";
@@ -26,7 +25,7 @@ type Obj = Record<string, unknown>;
 export async function loadModule(file: string, b: InventoryBuilder): Promise<void> {
   let mod: Obj;
   try {
-    mod = (await import(pathToFileURL(resolve(file)).href)) as Obj;
+    mod = await importModule(file);
   } catch (e) {
     throw new InputError(`cannot load inventory module: ${(e as Error).message}`, { file });
   }

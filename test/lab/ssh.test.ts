@@ -74,6 +74,33 @@ s("connect, run: stdout, stderr, exit code, stdin; timings", async ({ lab }) => 
   console.error(`  [ssh] connect ${Math.min(...times)}-${Math.max(...times)} ms, exec round trip ${rtt.toFixed(2)} ms`);
 });
 
+s("commands without stdin share a long-lived shell: byte-exact output, nothing leaks between commands", async () => {
+  // One shell ran all of them: the same parent process (an exec channel each would be a new sshd session each).
+  const parents = new Set<string>();
+  for (let i = 0; i < 5; i++) parents.add((await root.run("echo $PPID")).stdout);
+  assert.is(parents.size, 1, [...parents].join(","));
+
+  // Exit status, stdout and stderr apart, output without a final newline, text that looks like a marker.
+  assert.equal(await root.run("printf 'a\\n\\nb'; printf 'e1\\ne2' >&2; exit 7"), { code: 7, stdout: "a\n\nb", stderr: "e1\ne2" });
+  assert.equal(await root.run("printf '\\n:runbook-0123:o 0\\n'"), { code: 0, stdout: "\n:runbook-0123:o 0\n", stderr: "" });
+  assert.equal(await root.run("true"), { code: 0, stdout: "", stderr: "" });
+  // A syntax error, `exit`, `cd`, variables, `set -e`, reading stdin: none of it reaches the next command.
+  assert.is((await root.run("if then")).code, 2);
+  assert.is((await root.run("cd /tmp; X=1; set -e; export Y=2; exit 5")).code, 5);
+  assert.equal(await root.run('pwd; echo "${X-unset} ${Y-unset}"; cat'), { code: 0, stdout: "/root\nunset unset\n", stderr: "" });
+  // A signal is 128+n, as sh reports it.
+  assert.is((await root.run("kill -TERM $$")).code, 143);
+
+  // 3 MB of random bytes through `get` (no stdin: the shell path), byte for byte.
+  await root.run("head -c 3000000 /dev/urandom > /tmp/rb-random");
+  const bytes = await root.get("/tmp/rb-random");
+  assert.is(sha(bytes), (await root.run("sha256sum < /tmp/rb-random")).stdout.split(" ")[0]);
+
+  // A command that kills the shell itself: 255 for it, a new shell for the next one.
+  assert.is((await root.run("kill -KILL $PPID; sleep 5")).code, 255);
+  assert.equal(await root.run("echo again"), { code: 0, stdout: "again\n", stderr: "" });
+});
+
 s("50 commands in parallel on ONE connection: all succeed, ≤ 8 channels at once, one TCP connection", async ({ lab }) => {
   const t0 = performance.now();
   const rs = await Promise.all(

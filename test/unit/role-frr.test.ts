@@ -17,7 +17,7 @@ import { renderTemplate } from "../../tasks/template.ts";
 const params = (p: Record<string, unknown>): FrrParams => checkShape(frr.spec.params, p);
 const MIN = { routerId: "10.50.1.1" };
 
-test("frr: defaults: no interfaces or networks, ospfd only, syslog, no redistribution", () => {
+test("frr: defaults: no interfaces or networks, ospfd only, syslog, no redistribution", async () => {
   assert.equal(params(MIN), { routerId: "10.50.1.1", interfaces: [], passiveInterfaces: [], networks: [], redistribute: {}, extraDaemons: [], log: "syslog informational" });
   assert.equal(params({ ...MIN, interfaces: [{ name: "eth1" }], networks: [{ prefix: "10.50.1.1/32" }], redistribute: { kernel: { prefixes: ["10.50.1.11/32"] } } }), {
     ...params(MIN),
@@ -57,14 +57,14 @@ for (const [name, p, want] of cases) {
   });
 }
 
-test("frr: a bad value stops the run at start, naming host, role and field", () => {
+test("frr: a bad value stops the run at start, naming host, role and field", async () => {
   const host = { name: "tnode2", vars: { frr: { routerId: "10.50.1.2", networks: [{ prefix: "10.50.1.2/24" }] } } };
   assert.throws(() => resolveParams(frr(), host, { low: host.vars, high: {} }), /^host tnode2, role frr, field networks\[0\]\.prefix: "10\.50\.1\.2\/24" has host bits set \(the network is 10\.50\.1\.0\/24\)$/);
   const none = { name: "tnode2", vars: {} };
   assert.throws(() => resolveParams(frr(), none, { low: {}, high: {} }), /host tnode2, role frr, field routerId: missing \(string required\)/);
 });
 
-test("frr: prefixes and areas", () => {
+test("frr: prefixes and areas", async () => {
   assert.equal(parsePrefix("10.50.1.1/32"), { network: "10.50.1.1/32" });
   assert.equal(parsePrefix("0.0.0.0/0"), { network: "0.0.0.0/0" });
   assert.ok("error" in parsePrefix("10.0.0.0/33"));
@@ -77,7 +77,7 @@ test("frr: prefixes and areas", () => {
 });
 
 /** Renders frr.conf exactly as the role asks for it. */
-function render(p: FrrParams, host: string): string {
+async function render(p: FrrParams, host: string): Promise<string> {
   const t = frrConfTemplate(p, host);
   const path = fileURLToPath(t.src);
   return renderTemplate("nunjucks", readFileSync(path, "utf8"), t.vars, { path, name: path });
@@ -85,14 +85,14 @@ function render(p: FrrParams, host: string): string {
 /** frr.conf without its header comment. */
 const body = (text: string) => text.split("\n").filter((l) => !l.startsWith("! ")).join("\n");
 
-test("frr: reference 001's frr.conf for node1, from the reference inventory's host_vars/tnode1.yml", () => {
+test("frr: reference 001's frr.conf for node1, from the reference inventory's host_vars/tnode1.yml", async () => {
   const vars = parseYaml(readFileSync(new URL("../../inventory/host_vars/tnode1.yml", import.meta.url), "utf8")) as { frr: Record<string, unknown> };
   const p = params(vars.frr);
   assert.is(checkFrrParams(p), undefined);
   // 001 differs in: `frr version` (FRR writes it itself), the hostname
   // (node1.cluster.local there), a log line, and /30 networks where 001 writes /24s.
   assert.is(
-    body(render(p, "tnode1")),
+    body(await render(p, "tnode1")),
     [
       "frr defaults traditional",
       "hostname tnode1",
@@ -130,12 +130,12 @@ test("frr: reference 001's frr.conf for node1, from the reference inventory's ho
   );
 });
 
-test("frr: every reference node's parameters check, with its own router id, loopback and VM route", () => {
+test("frr: every reference node's parameters check, with its own router id, loopback and VM route", async () => {
   for (const n of [1, 2, 3]) {
     const vars = parseYaml(readFileSync(new URL(`../../inventory/host_vars/tnode${n}.yml`, import.meta.url), "utf8")) as { frr: Record<string, unknown>; "base-os": { addresses: Record<string, string[]> } };
     const p = params(vars.frr);
     assert.is(checkFrrParams(p), undefined, `tnode${n}`);
-    const conf = render(p, `tnode${n}`);
+    const conf = await render(p, `tnode${n}`);
     assert.match(conf, new RegExp(`^ ospf router-id 10\\.50\\.1\\.${n}$`, "m"));
     assert.match(conf, new RegExp(`^ network 10\\.50\\.1\\.${n}/32 area 0$`, "m"));
     assert.match(conf, new RegExp(`^ip prefix-list VM-ROUTE seq 10 permit 10\\.50\\.1\\.1${n}/32$`, "m"));
@@ -148,7 +148,7 @@ test("frr: every reference node's parameters check, with its own router id, loop
   }
 });
 
-test("frr: timers, cost, passive entries, several prefixes and extra config render in order", () => {
+test("frr: timers, cost, passive entries, several prefixes and extra config render in order", async () => {
   const p = params({
     ...MIN,
     hostname: "node1.cluster.local",
@@ -161,7 +161,7 @@ test("frr: timers, cost, passive entries, several prefixes and extra config rend
     extraConfig: "ip route 10.99.0.0/16 blackhole\n\n",
   });
   assert.is(checkFrrParams(p), undefined);
-  const conf = body(render(p, "tnode1"));
+  const conf = body(await render(p, "tnode1"));
   assert.match(conf, /^hostname node1\.cluster\.local\nlog file \/var\/log\/frr\/frr\.log debugging\n/m);
   assert.match(conf, /^ip prefix-list PL seq 10 permit 10\.50\.1\.11\/32\nip prefix-list PL seq 20 permit 10\.50\.2\.0\/24\n!\nroute-map RM permit 10\n match ip address prefix-list PL\nexit\n/m);
   assert.match(conf, /^interface eth1\n ip ospf network point-to-point\n ip ospf cost 50\n ip ospf hello-interval 1\n ip ospf dead-interval 4\nexit\n!\ninterface eth2\n ip ospf network broadcast\n ip ospf passive\nexit\n!\ninterface vxlan0\n ip ospf passive\nexit\n/m);

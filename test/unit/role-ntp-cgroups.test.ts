@@ -28,7 +28,7 @@ import { fixtureFacts, type FactsFixture } from "./plan-helpers.ts";
 
 const ntpParams = (p: Record<string, unknown> = {}): NtpParams => checkShape(ntp.spec.params, p);
 
-test("ntp: defaults are reference 000's client of 1.pool.ntp.org, iburst, clock control on", () => {
+test("ntp: defaults are reference 000's client of 1.pool.ntp.org, iburst, clock control on", async () => {
   assert.equal(ntpParams(), { mode: "client", servers: ["1.pool.ntp.org"], iburst: true, allow: [], clockControl: true });
 });
 
@@ -47,7 +47,7 @@ for (const [name, p, want] of paramCases) {
   test(`ntp params: ${name}`, () => assert.is(checkNtpParams(ntpParams(p)), want));
 }
 
-test("ntp: networks and masks for ntpd's restrict lines", () => {
+test("ntp: networks and masks for ntpd's restrict lines", async () => {
   assert.equal(parseNet("10.50.0.0/16"), { family: 4, address: "10.50.0.0", prefix: 16 });
   assert.equal(parseNet("10.0.0.7"), { family: 4, address: "10.0.0.7", prefix: 32 });
   assert.is(parseNet("tnode1"), null);
@@ -62,14 +62,14 @@ test("ntp: networks and masks for ntpd's restrict lines", () => {
 });
 
 /** Renders one of the role's templates exactly as the role asks for it. */
-function render(t: { src: URL; vars: object }): string {
+async function render(t: { src: URL; vars: object }): Promise<string> {
   const path = fileURLToPath(t.src);
   return renderTemplate("nunjucks", readFileSync(path, "utf8"), t.vars as Record<string, unknown>, { path, name: path });
 }
 const lines = (text: string) => text.split("\n").filter((l) => l !== "" && !l.startsWith("#"));
 
-test("ntp: Slackware ntp.conf, reference 000 client", () => {
-  assert.equal(lines(render(NTP_TEMPLATES.ntpConf(ntpParams()))), [
+test("ntp: Slackware ntp.conf, reference 000 client", async () => {
+  assert.equal(lines(await render(NTP_TEMPLATES.ntpConf(ntpParams()))), [
     "server 1.pool.ntp.org iburst",
     "driftfile /etc/ntp/drift",
     "pidfile /var/run/ntpd.pid",
@@ -80,14 +80,14 @@ test("ntp: Slackware ntp.conf, reference 000 client", () => {
   ]);
 });
 
-test("ntp: Slackware ntp.conf, a server that never steers the clock", () => {
-  const text = lines(render(NTP_TEMPLATES.ntpConf(ntpParams({ mode: "server", allow: ["10.50.0.0/16"], localStratum: 8, clockControl: false, iburst: false }))));
+test("ntp: Slackware ntp.conf, a server that never steers the clock", async () => {
+  const text = lines(await render(NTP_TEMPLATES.ntpConf(ntpParams({ mode: "server", allow: ["10.50.0.0/16"], localStratum: 8, clockControl: false, iburst: false }))));
   assert.equal(text.slice(0, 5), ["server 1.pool.ntp.org", "server 127.127.1.0", "fudge 127.127.1.0 stratum 8", "disable ntp", "disable kernel"]);
   assert.is(text.at(-1), "restrict 10.50.0.0 mask 255.255.0.0 limited kod nomodify notrap nopeer");
 });
 
-test("ntp: chrony.conf on Debian (reference 003 server) and on a RHEL-like client", () => {
-  const server = lines(render(NTP_TEMPLATES.chronyConf(ntpParams({ mode: "server", allow: ["10.10.0.0/16"], localStratum: 12 }), CHRONY_LAYOUTS.debian)));
+test("ntp: chrony.conf on Debian (reference 003 server) and on a RHEL-like client", async () => {
+  const server = lines(await render(NTP_TEMPLATES.chronyConf(ntpParams({ mode: "server", allow: ["10.10.0.0/16"], localStratum: 12 }), CHRONY_LAYOUTS.debian)));
   assert.equal(server, [
     "confdir /etc/chrony/conf.d",
     "server 1.pool.ntp.org iburst",
@@ -104,7 +104,7 @@ test("ntp: chrony.conf on Debian (reference 003 server) and on a RHEL-like clien
     "makestep 1 3",
     "leapsectz right/UTC",
   ]);
-  const client = lines(render(NTP_TEMPLATES.chronyConf(ntpParams({ servers: ["10.10.0.1"], clockControl: false }), CHRONY_LAYOUTS.redhat)));
+  const client = lines(await render(NTP_TEMPLATES.chronyConf(ntpParams({ servers: ["10.10.0.1"], clockControl: false }), CHRONY_LAYOUTS.redhat)));
   assert.equal(client, [
     "server 10.10.0.1 iburst",
     "keyfile /etc/chrony.keys",
@@ -116,17 +116,17 @@ test("ntp: chrony.conf on Debian (reference 003 server) and on a RHEL-like clien
   ]);
 });
 
-test("ntp: chronyd's options get -x exactly when clockControl is false", () => {
-  const opts = (p: Record<string, unknown>, family: "debian" | "redhat") => lines(render(NTP_TEMPLATES.chronyOptions(ntpParams(p), CHRONY_LAYOUTS[family])));
-  assert.equal(opts({}, "debian"), ['DAEMON_OPTS="-F 1"']);
-  assert.equal(opts({ clockControl: false }, "debian"), ['DAEMON_OPTS="-F 1 -x"']);
-  assert.equal(opts({ clockControl: false }, "redhat"), ['OPTIONS="-F 2 -x"']);
+test("ntp: chronyd's options get -x exactly when clockControl is false", async () => {
+  const opts = async (p: Record<string, unknown>, family: "debian" | "redhat") => lines(await render(NTP_TEMPLATES.chronyOptions(ntpParams(p), CHRONY_LAYOUTS[family])));
+  assert.equal(await opts({}, "debian"), ['DAEMON_OPTS="-F 1"']);
+  assert.equal(await opts({ clockControl: false }, "debian"), ['DAEMON_OPTS="-F 1 -x"']);
+  assert.equal(await opts({ clockControl: false }, "redhat"), ['OPTIONS="-F 2 -x"']);
   assert.is(NTP_TEMPLATES.chronyOptions(ntpParams(), CHRONY_LAYOUTS.redhat).dest, "/etc/sysconfig/chronyd");
 });
 
 // -------------------------------------------------------------- cgroups2
 
-test("cgroups2: where the setting lives, from facts", () => {
+test("cgroups2: where the setting lives, from facts", async () => {
   const where = (f: FactsFixture) => {
     const s = cgroupSwitch(fixtureFacts(f));
     return `${s.kind}${"file" in s ? ` ${s.file}` : ""}`;
@@ -139,7 +139,7 @@ test("cgroups2: where the setting lives, from facts", () => {
   assert.is(where("debian-12-container"), "fstab /etc/fstab");
 });
 
-test("cgroups2: which running hierarchies match", () => {
+test("cgroups2: which running hierarchies match", async () => {
   const table = ([1, 2, "hybrid", null] as const).map((r) => [r, hierarchyMatches(r, 1), hierarchyMatches(r, 2)]);
   assert.equal(table, [
     [1, true, false],
@@ -150,7 +150,7 @@ test("cgroups2: which running hierarchies match", () => {
 });
 
 const ARG = "systemd.unified_cgroup_hierarchy";
-test("cgroups2: a kernel argument set on a command line", () => {
+test("cgroups2: a kernel argument set on a command line", async () => {
   assert.is(withKernelArg("", ARG, "1"), `${ARG}=1`);
   assert.is(withKernelArg("quiet  splash", ARG, "1"), `quiet splash ${ARG}=1`);
   assert.is(withKernelArg(`ro ${ARG}=0 quiet ${ARG}=0`, ARG, "1"), `ro ${ARG}=1 quiet`);
@@ -159,7 +159,7 @@ test("cgroups2: a kernel argument set on a command line", () => {
 });
 
 const grub = (text: string) => editCmdlineFile(text, { path: "/etc/default/grub", style: "grub", key: ARG, value: "1" } satisfies KernelArgParams);
-test("cgroups2: /etc/default/grub edits", () => {
+test("cgroups2: /etc/default/grub edits", async () => {
   assert.equal(grub('GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX=""\n'), {
     content: `GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX="${ARG}=1"\n`,
     reason: `set ${ARG}=1 in /etc/default/grub`,
@@ -173,7 +173,7 @@ test("cgroups2: /etc/default/grub edits", () => {
   assert.throws(() => grub('GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX a"\n'), /cannot parse line 1/);
 });
 
-test("cgroups2: a Raspberry Pi's cmdline.txt keeps its one line (and its missing newline)", () => {
+test("cgroups2: a Raspberry Pi's cmdline.txt keeps its one line (and its missing newline)", async () => {
   const r = editCmdlineFile("console=tty1 root=PARTUUID=8a438930-02 rootwait", { path: "/boot/firmware/cmdline.txt", style: "cmdline", key: ARG, value: "1" });
   assert.is(r.content, `console=tty1 root=PARTUUID=8a438930-02 rootwait ${ARG}=1`);
 });
@@ -267,14 +267,14 @@ test("cgroups2 on a systemd host: GRUB_CMDLINE_LINUX, then update-grub (a handle
   assert.match(String(missing), /\/etc\/default\/grub does not exist/);
 });
 
-test("cgroups2: a version other than 1 or 2 (from inventory or -e) stops the run at its start", () => {
+test("cgroups2: a version other than 1 or 2 (from inventory or -e) stops the run at its start", async () => {
   assert.throws(
     () => resolveParams(cgroups2(), { name: "tnode3", vars: {} }, { low: { cgroups2: { version: 3 } }, high: {} }),
     (err: Error) => err.message === "host tnode3, role cgroups2, field version: expected one of 1, 2, got number 3",
   );
 });
 
-test("types: a playbook that misuses the roles fails tsc (the @ts-expect-error lines)", () => {
+test("types: a playbook that misuses the roles fails tsc (the @ts-expect-error lines)", async () => {
   // @ts-expect-error cgroups2's version is 1 or 2
   cgroups2({ version: 3 });
   // @ts-expect-error ntp's mode is "client" or "server"

@@ -37,8 +37,8 @@ const renders: [TemplateEngine, string, Record<string, unknown>, string][] = [
 ];
 
 for (const [engine, text, view, out] of renders) {
-  test(`${engine}: ${JSON.stringify(text)}`, () => {
-    assert.is(renderTemplate(engine, text, view, src(engine === "nunjucks" ? "t.njk" : "t.mustache")), out);
+  test(`${engine}: ${JSON.stringify(text)}`, async () => {
+    assert.is(await renderTemplate(engine, text, view, src(engine === "nunjucks" ? "t.njk" : "t.mustache")), out);
   });
 }
 
@@ -60,9 +60,9 @@ const errors: [TemplateEngine, string, Record<string, unknown>, string][] = [
 ];
 
 for (const [engine, text, view, message] of errors) {
-  test(`${engine} error: ${message}`, () => {
+  test(`${engine} error: ${message}`, async () => {
     try {
-      renderTemplate(engine, text, view, src(engine === "nunjucks" ? "t.njk" : "t.mustache"));
+      await renderTemplate(engine, text, view, src(engine === "nunjucks" ? "t.njk" : "t.mustache"));
     } catch (err) {
       assert.instance(err, TemplateError);
       assert.is((err as Error).message, message);
