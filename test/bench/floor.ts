@@ -104,3 +104,50 @@ export function parseFloor(out: string): { ok: number; failures: string[] } {
   const lines = out.split("\n").filter(Boolean);
   return { ok: lines.filter((l) => l.startsWith("ok ")).length, failures: lines.filter((l) => !l.startsWith("ok ")) };
 }
+
+/**
+ * The first run written by hand: every change bench.ts makes on a fresh
+ * host, in one POSIX sh script (one `ssh HOST sh -s`), with the same
+ * validations (`sshd -t`, `visudo -cf`), atomic file writes and the same
+ * package install. What the hosts themselves must do on a first run; no
+ * tool can do it in less. The floor checks verify it afterwards, as they
+ * verify the tools.
+ */
+export function floorFirstScript(host: ClusterHost, all: ClusterHost[]): string {
+  const block = ["# BEGIN cluster hosts", ...all.map((h) => `${h.ip} ${h.name}.cluster.local ${h.name}`), "# END cluster hosts"].join("\n");
+  const key = local("clusteradm.pub").toString("utf8").trim();
+  const put = (path: string, content: Buffer | string, mode: string, owner = "root:root") => `put ${shq(path)} ${mode} ${owner} ${shq(content.toString())}`;
+  return [
+    "set -eu",
+    // put PATH MODE OWNER CONTENT: atomic, as both tools write files.
+    `put() { t=$(mktemp "$1.XXXXXX"); printf '%s' "$4" > "$t"; chown "$3" "$t"; chmod "$2" "$t"; mv -f "$t" "$1"; }`,
+    "getent group wheel >/dev/null || groupadd -g 1051 wheel",
+    "getent group clusteradm >/dev/null || groupadd -g 1050 clusteradm",
+    "id clusteradm >/dev/null 2>&1 || useradd -u 1050 -g clusteradm -G wheel,users -s /bin/bash -d /home/clusteradm -m clusteradm",
+    "install -d -o clusteradm -g clusteradm -m 700 /home/clusteradm/.ssh",
+    `k=/home/clusteradm/.ssh/authorized_keys; grep -qxF ${shq(key)} "$k" 2>/dev/null || printf '%s\\n' ${shq(key)} >> "$k"; chown clusteradm:clusteradm "$k"; chmod 600 "$k"`,
+    "t=$(mktemp /etc/ssh/sshd_config.XXXXXX)",
+    "sed -e 's/^#\\?PermitRootLogin\\s.*/PermitRootLogin prohibit-password/' -e 's/^#\\?PasswordAuthentication\\s.*/PasswordAuthentication no/' /etc/ssh/sshd_config > \"$t\"",
+    "grep -qx 'PermitRootLogin prohibit-password' \"$t\" || echo 'PermitRootLogin prohibit-password' >> \"$t\"",
+    "grep -qx 'PasswordAuthentication no' \"$t\" || echo 'PasswordAuthentication no' >> \"$t\"",
+    '/usr/sbin/sshd -t -f "$t"; chmod 644 "$t"; mv -f "$t" /etc/ssh/sshd_config; kill -HUP "$(cat /run/sshd.pid)"',
+    "t=$(mktemp /etc/sudoers.d/.90-wheel.XXXXXX); printf '%s\\n' '%wheel ALL=(ALL:ALL) NOPASSWD: ALL' > \"$t\"; chmod 440 \"$t\"; /usr/sbin/visudo -cf \"$t\" >/dev/null; mv -f \"$t\" /etc/sudoers.d/90-wheel",
+    `t=$(mktemp /etc/hosts.XXXXXX); { sed '/^# BEGIN cluster hosts$/,/^# END cluster hosts$/d' /etc/hosts; printf '%s\\n' ${shq(block)}; } > "$t"; chmod 644 "$t"; mv -f "$t" /etc/hosts`,
+    "install -d -o root -g root -m 755 /opt/cluster /opt/cluster/bin",
+    "install -d -o clusteradm -g clusteradm -m 750 /var/lib/cluster",
+    "install -d -o clusteradm -g adm -m 750 /var/log/cluster",
+    put("/etc/cluster-node.conf", expectedNodeConf(host, all), "644"),
+    put("/etc/sysctl.d/60-cluster.conf", "net.ipv4.ip_forward = 1\n", "644"),
+    "sysctl -qw net.ipv4.ip_forward=1",
+    put("/etc/default/cgroups", "CGROUP_MODE=unified\n", "644"),
+    put("/etc/security/limits.d/90-cluster.conf", local("90-cluster-limits.conf"), "644"),
+    put("/etc/profile.d/cluster.sh", local("cluster-profile.sh"), "644"),
+    put("/etc/motd", local("motd"), "644"),
+    put("/etc/default/cluster-node", local("cluster-node.default"), "644"),
+    put("/opt/cluster/bin/cluster-info", local("cluster-info"), "755"),
+    "ln -sfn /opt/cluster/bin/cluster-info /usr/local/bin/cluster-info",
+    "[ -e /var/lib/cluster/initialized ] || date -u +%FT%TZ > /var/lib/cluster/initialized",
+    "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tree >/dev/null",
+    "echo done",
+  ].join("\n") + "\n";
+}

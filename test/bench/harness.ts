@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Lab } from "../lab/lab.ts";
 import { run } from "../lab/sh.ts";
-import { FLOOR_CHECKS, floorScript, parseFloor, type ClusterHost } from "./floor.ts";
+import { FLOOR_CHECKS, floorFirstScript, floorScript, parseFloor, type ClusterHost } from "./floor.ts";
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(BENCH_DIR, "../..");
@@ -349,14 +349,32 @@ function tail(text: string, lines = 40): string {
  */
 export async function runFloor(b: BenchLab, hosts: ClusterHost[] = b.hosts): Promise<RunOutcome> {
   const load = os.loadavg()[0]!;
-  const scripts = hosts.map((h) => floorScript(h, b.hosts));
   const started = performance.now();
-  const results = await Promise.all(
-    hosts.map((h, i) => run("ssh", ["-F", b.lab.sshConfig, "-o", "BatchMode=yes", h.name, "sh -s"], { input: scripts[i]!, allowFail: true })),
-  );
+  const results = await sshScripts(b, hosts, floorScript);
   const wallMs = performance.now() - started;
   verifyFloorResults(hosts, results);
   return { sample: { wallMs, rssKb: null, load }, recap: {}, counts: `${FLOOR_CHECKS} checks ok on ${hosts.length} host(s)` };
+}
+
+/**
+ * The first run's floor on fresh hosts: one `ssh HOST sh -s` per host, all
+ * at once, each making every change of the playbook (floorFirstScript);
+ * then the same state check as the tools' first runs.
+ */
+export async function runFloorFirst(b: BenchLab): Promise<RunOutcome> {
+  const load = os.loadavg()[0]!;
+  const started = performance.now();
+  const results = await sshScripts(b, b.hosts, floorFirstScript);
+  const wallMs = performance.now() - started;
+  const failed = results.findIndex((r) => r.code !== 0 || r.stdout.trim() !== "done");
+  if (failed >= 0) throw new ToolError(`the first-run floor script failed on ${b.hosts[failed]!.name} (exit ${results[failed]!.code})`, results[failed]!.stdout + results[failed]!.stderr);
+  await verifyState(b, "the floor");
+  return { sample: { wallMs, rssKb: null, load }, recap: {}, counts: `every change made on ${b.hosts.length} host(s); state verified` };
+}
+
+/** One `ssh HOST sh -s` per host, all at once, each with its own script. */
+function sshScripts(b: BenchLab, hosts: ClusterHost[], script: (h: ClusterHost, all: ClusterHost[]) => string) {
+  return Promise.all(hosts.map((h) => run("ssh", ["-F", b.lab.sshConfig, "-o", "BatchMode=yes", h.name, "sh -s"], { input: script(h, b.hosts), allowFail: true })));
 }
 
 /**
@@ -364,10 +382,7 @@ export async function runFloor(b: BenchLab, hosts: ClusterHost[] = b.hosts): Pro
  * every host (the tool did what the playbook says, not just "something").
  */
 export async function verifyState(b: BenchLab, who: string): Promise<void> {
-  const scripts = b.hosts.map((h) => floorScript(h, b.hosts));
-  const results = await Promise.all(
-    b.hosts.map((h, i) => run("ssh", ["-F", b.lab.sshConfig, "-o", "BatchMode=yes", h.name, "sh -s"], { input: scripts[i]!, allowFail: true })),
-  );
+  const results = await sshScripts(b, b.hosts, floorScript);
   try {
     verifyFloorResults(b.hosts, results);
   } catch (e) {
@@ -417,15 +432,23 @@ export async function processesStarted(b: BenchLab, fn: () => Promise<unknown>):
  * through runbook's SshConnection (each a new SSH exec channel: sshd forks
  * a session and starts a shell). Returns ms per command.
  */
-export async function execRoundTripMs(b: BenchLab, n = 24): Promise<number> {
+/**
+ * One command on an open connection (ms, mean of n sequential `true`s): in
+ * the long-lived remote shell (how commands without stdin run), and on an
+ * exec channel of its own (commands with stdin: an empty one forces it).
+ */
+export async function execRoundTripMs(b: BenchLab, n = 24): Promise<{ shellMs: number; channelMs: number }> {
   const { SshConnection } = await import("../../runner/connection/ssh.ts");
   const h = b.lab.hosts[0]!;
   const conn = await SshConnection.open({ host: h.name, address: h.address, user: "root", keyFiles: [b.lab.key], knownHostsFiles: [b.lab.knownHosts] });
   try {
-    await conn.run("true");
-    const started = performance.now();
-    for (let i = 0; i < n; i++) await conn.run("true");
-    return (performance.now() - started) / n;
+    const mean = async (opts: { stdin?: string }) => {
+      await conn.run("true", opts);
+      const started = performance.now();
+      for (let i = 0; i < n; i++) await conn.run("true", opts);
+      return (performance.now() - started) / n;
+    };
+    return { shellMs: await mean({}), channelMs: await mean({ stdin: "" }) };
   } finally {
     await conn.close();
   }

@@ -35,8 +35,10 @@ export interface Results {
     versionMs: number[];
     oneTask: Sample[];
     breakdown?: StartupBreakdown;
-    /** One command on an open connection (ms): a new exec channel each. */
+    /** One command on an open connection (ms), in the long-lived remote shell. */
     execMs?: number;
+    /** One command on an exec channel of its own (ms). */
+    channelMs?: number;
     /** bench.ts converged on one host. */
     oneHost?: Sample[];
   };
@@ -254,7 +256,8 @@ export function renderMarkdown(r: Results): string {
       const h = stats(r.startup.oneHost.map((x) => x.wallMs));
       L.push(`| \`runbook play test/bench/bench.ts\` on one lab host (facts + 23 tasks, converged) | ${sec(h.median)} s | ${sec(h.min)}–${sec(h.max)} s |`);
     }
-    if (r.startup.execMs !== undefined) L.push(`| one command on an open connection (24 sequential \`true\`s, each its own exec channel) | ${r.startup.execMs.toFixed(1)} ms | |`);
+    if (r.startup.execMs !== undefined) L.push(`| one command on an open connection, in the long-lived remote shell (mean of 24 sequential \`true\`s) | ${r.startup.execMs.toFixed(1)} ms | |`);
+    if (r.startup.channelMs !== undefined) L.push(`| the same, each on an exec channel of its own (how commands with stdin run) | ${r.startup.channelMs.toFixed(1)} ms | |`);
     L.push("");
     const b = r.startup.breakdown;
     if (b) {
@@ -262,9 +265,9 @@ export function renderMarkdown(r: Results): string {
       L.push("| step | ms |", "| --- | ---: |");
       L.push(`| \`node -e 0\` (any Node CLI, wall) | ${b.nodeMs.toFixed(0)} |`);
       L.push(`| \`runbook play\` with no arguments: loads the CLI and play's whole module graph, exits with a usage error (wall) | **${b.playLoadMs.toFixed(0)}** |`);
-      L.push(`| of which: importing and registering tsx | ${b.tsxRegisterMs.toFixed(0)} |`);
-      L.push(`| of which: importing play's graph through tsx (${b.ownModules ?? "?"} of runbook's TypeScript modules plus npm packages) | ${b.tsxImportMs.toFixed(0)} |`);
-      if (b.bundledImportMs !== null) L.push(`| the same graph pre-bundled by esbuild to one .mjs (npm packages external): what a build step would leave | ${b.bundledImportMs.toFixed(0)} |`);
+      L.push(`| of which: importing play's graph from the prebuilt JS (${b.ownModules ?? "?"} of runbook's modules plus npm packages, in-process) | ${b.prebuiltImportMs.toFixed(0)} |`);
+      L.push(`| the same \`runbook play\` through tsx (\`RUNBOOK_TSX=1\`: the fallback, and how runbook started before the prebuilt JS) | ${b.playLoadTsxMs.toFixed(0)} |`);
+      L.push(`| compiling all of runbook's sources to a new build (once, at \`npm ci\` and at the first start after an edit) | ${b.compileMs.toFixed(0)} |`);
       for (const p of b.packages) L.push(`| npm package \`${p.name}\` imported alone (eager import of play's graph) | ${p.ms.toFixed(0)} |`);
       L.push("");
     }
@@ -291,8 +294,7 @@ export function renderMarkdown(r: Results): string {
     if (b && rb) {
       const t = stats(rb.samples.map((x) => x.wallMs)).median;
       L.push(
-        `Start-up before the first connection (\`runbook play\` load time, ${sec(b.playLoadMs)} s, see *Start-up*) is ${((b.playLoadMs / t) * 100).toFixed(0)}% of runbook's converged ${r.profile.hosts}-host median (${sec(t)} s). ` +
-          "tsx compiles TypeScript in a loader worker thread that this main-thread profile does not sample: it shows up below as the main thread waiting (`makeSyncRequest`, `waitForWorker`) and compiling the emitted JavaScript (`compileSourceTextModule`).",
+        `Start-up before the first connection (\`runbook play\` load time, ${sec(b.playLoadMs)} s, see *Start-up*) is ${((b.playLoadMs / t) * 100).toFixed(0)}% of runbook's converged ${r.profile.hosts}-host median (${sec(t)} s).`,
         "",
       );
     }
@@ -355,7 +357,7 @@ export function renderMarkdown(r: Results): string {
     "- **Hosts**: the namespace lab (`test/lab/`), lab id 13: Debian bookworm minbase hosts with a real `sshd`, built from the rootfs variant that adds `python3` (Ansible needs it on targets; runbook never uses it — the scaling lab has no Python at all). Each first run gets freshly made hosts (`up()` before every first run); the converged runs follow on the hosts that mode converged.",
     "- **Playbooks**: `test/bench/bench.ts` (runbook) and `test/bench/bench.yml` (Ansible), 23 tasks and a handler with the same effects task for task: groups and a user (uid 1050, supplementary groups), an authorized key, two `sshd_config` lines validated with `sshd -t -f %s` and a reload handler (`kill -HUP` of sshd: the lab has no init system), a sudoers drop-in validated with `visudo -cf %s`, an `/etc/hosts` block for all hosts, a template using facts, four directories with owners and modes, a sysctl file (`net.ipv4.ip_forward`), a line in `/etc/default/cgroups`, five copied files, a symlink, a command with `creates`, the `tree` package; facts gathered by both.",
     "- **Counts check**: every run's recap is parsed (runbook's `run.end` JSON event, Ansible's PLAY RECAP) and must show, on every host and no other, exactly the expected counts: first run — runbook ok=0 changed=24, Ansible ok=25 changed=24 (Ansible counts changed tasks as ok too, and fact gathering as a task); converged — runbook ok=23 changed=0, Ansible ok=24 changed=0; and no failed, skipped or unreachable. After every first run the floor script (below) must also pass on every host, so both tools are proven to leave byte-identical copied and templated files and `/etc/hosts` block, the same lines, owners and modes, the same groups, user, key, link, live sysctl value and package (the one allowed difference: Ansible writes the sysctl line `net.ipv4.ip_forward=1`, runbook `net.ipv4.ip_forward = 1`).",
-    "- **Floor**: `test/bench/floor.ts` — one `ssh HOST sh -s` per host (OpenSSH client, all hosts at once), one script doing all 23 converged checks (checksums, owners and modes, `getent`, `dpkg-query`, ...) and printing one line per check; every check must pass.",
+    "- **Floor**: `test/bench/floor.ts` — one `ssh HOST sh -s` per host (OpenSSH client, all hosts at once), one script doing all 23 converged checks (checksums, owners and modes, `getent`, `dpkg-query`, ...) and printing one line per check; every check must pass. The first-run floor is the same shape: one script per host making every change of the playbook by hand (groupadd, useradd, the key, `sshd_config` through `sshd -t`, the sudoers file through `visudo -cf`, atomic writes of every file, `apt-get install tree`), on fresh hosts, then the same state check as the tools.",
     "- **Ansible modes**: `forks` = hosts, the lab's key and known_hosts, otherwise Ansible's defaults (ControlMaster with ControlPersist=60s; the control masters are killed after every run, so no run reuses another's connections). *pipelining* adds `pipelining = True`; *Mitogen* sets `strategy = mitogen_linear` (Debian's `ansible-mitogen` package). Output: the default callback.",
     "- **runbook**: `node bin/runbook.js play test/bench/bench.ts -i LAB/inventory.yml -e @hosts.json -f HOSTS --json`, with a fresh state dir per run (history is written, as in normal use).",
     "- **Peak RSS**: GNU `time -f %M` around the runner. This is the largest single process of the tree (from `wait4`): runbook is one Node process; for Ansible it is the controller or one of its forked workers, **not their sum** (with forks = hosts Ansible runs that many Python processes, so its total memory is far higher than the number shown).",
@@ -389,23 +391,25 @@ export function findingsOf(r: Results): string[] {
     const one = stats(r.startup.oneTask.map((s) => s.wallMs)).median;
     const eager = b.packages.slice(0, 4).map((p) => `${p.name} ${ms(p.ms)}`).join(", ");
     out.push(
-      `**Start-up is loading TypeScript.** \`runbook play\` needs ${ms(b.playLoadMs)} before it contacts a host (Node itself: ${ms(b.nodeMs)}). ` +
-        `Registering tsx takes ${ms(b.tsxRegisterMs)} and importing play's module graph through it (${b.ownModules ?? "?"} TypeScript modules of runbook's own, compiled on every start, plus npm packages) ${ms(b.tsxImportMs)}` +
-        (b.bundledImportMs !== null ? `; the same graph pre-bundled into one .mjs imports in ${ms(b.bundledImportMs)}` : "") +
-        `. npm packages imported eagerly, each alone: ${eager}. That load is ${((b.playLoadMs / one) * 100).toFixed(0)}% of the one-task play's ${sec(one)} s.`,
+      `**Start-up is Node and a few npm packages.** \`runbook play\` needs ${ms(b.playLoadMs)} before it contacts a host (Node itself: ${ms(b.nodeMs)}); ` +
+        `importing play's module graph from the prebuilt JavaScript (${b.ownModules ?? "?"} of runbook's modules) takes ${ms(b.prebuiltImportMs)}, most of it the npm packages imported eagerly (each alone: ${eager}). ` +
+        `Through tsx the same start took ${ms(b.playLoadTsxMs)}: tsx's loader hooks handle every module on every start. ` +
+        `The prebuilt JS costs one compile of ${ms(b.compileMs)} after an edit. The one-task play takes ${sec(one)} s in all.`,
     );
   }
   if (r.startup?.oneHost?.length && r.startup.execMs !== undefined && b) {
     const h = stats(r.startup.oneHost.map((s) => s.wallMs)).median;
     out.push(
-      `**Per host, the tasks read state one round trip at a time.** bench.ts converges one host in ${sec(h)} s; less the ${sec(b.playLoadMs)} s start-up that leaves ${sec(h - b.playLoadMs)} s for the SSH handshake, facts and 23 tasks. ` +
-        `Each task's plan reads the host with at least one command of its own, and one command on an open connection costs ${r.startup.execMs.toFixed(1)} ms here ` +
-        `(a new exec channel: sshd forks a session and the login shell starts /bin/sh), so about 24 sequential round trips are ~${ms(24 * r.startup.execMs)} per host; the floor makes one.`,
+      `**Per host, the tasks read state one command at a time, in one long-lived shell.** bench.ts converges one host in ${sec(h)} s; less the ${sec(b.playLoadMs)} s start-up that leaves ${sec(h - b.playLoadMs)} s for the SSH handshake, facts and 23 tasks. ` +
+        `A command in the host's long-lived \`/bin/sh\` costs ${r.startup.execMs.toFixed(1)} ms` +
+        (r.startup.channelMs !== undefined ? `, against ${r.startup.channelMs.toFixed(1)} ms on an exec channel of its own (a channel open, an exec request, sshd forking a session and the login shell, ~10 SSH packets each way)` : "") +
+        `, so about 24 sequential checks are ~${ms(24 * r.startup.execMs)} per host; the floor makes one round trip.`,
     );
   }
   const tt = r.taskTimes;
   const rbFirst = tt ? find(r, "runbook", tt.hosts, "first") : undefined;
   const ansFirst = tt ? find(r, "ansible", tt.hosts, "first") : undefined;
+  const floorFirst = tt ? find(r, "floor", tt.hosts, "first") : undefined;
   if (tt?.first && rbFirst) {
     const meds = Object.entries(tt.first).map(([task, xs]) => ({ task, ms: stats(xs).median })).sort((a, b) => b.ms - a.ms);
     const total = meds.reduce((t, x) => t + x.ms, 0);
@@ -418,15 +422,19 @@ export function findingsOf(r: Results): string[] {
     if (apt && top.task.includes("package")) {
       const bound = (tt.hosts * apt.cpuMs) / r.machine.cores;
       text +=
-        ` \`apt-get install tree\` alone on a fresh host takes ${sec(apt.wallMs)} s and ${sec(apt.cpuMs)} s of CPU (a fresh host has no apt package cache yet: the first apt-get builds it, 36 MB); ${tt.hosts} hosts sharing this machine's ${r.machine.cores} cores need at least ${tt.hosts} × ${sec(apt.cpuMs)} ÷ ${r.machine.cores} = ${sec(bound)} s for it, whatever runs them.`;
+        ` \`apt-get install tree\` alone on a fresh host takes ${sec(apt.wallMs)} s and ${sec(apt.cpuMs)} s of CPU (a fresh host has no apt binary cache yet: the first apt-get builds it from the package lists); ` +
+        `${tt.hosts} hosts sharing this machine's ${r.machine.cores} cores need at least ${tt.hosts} × ${sec(apt.cpuMs)} ÷ ${r.machine.cores} = ${sec(bound)} s for it, whatever runs them.`;
+    }
+    if (floorFirst) {
+      const f = stats(floorFirst.samples.map((x) => x.wallMs)).median;
+      text += ` The first run written by hand (every change in one \`ssh HOST sh -s\` per host, no tool at all) takes ${sec(f)} s on the same fresh hosts: runbook is ${fx(wall / f)}× that.`;
       if (ansFirst) {
         const a = stats(ansFirst.samples.map((x) => x.wallMs)).median;
-        const need = a / 15;
         text +=
-          ` Against stock Ansible's ${sec(a)} s that caps any runner at ${fx(a / bound)}× faster on this machine. ` +
-          (need - bound < 2000
-            ? `15× needs a first run of ${sec(need)} s; the package installs alone take ${sec(bound)} s of it, leaving ${sec(Math.max(0, need - bound))} s for the handshakes, facts and the other tasks (useradd, sshd -t, visudo ... also CPU on the same cores): out of reach on this machine for a physical reason — the hosts share ${r.machine.cores} cores — not because of the runner. On hosts with their own CPUs the bound is one host's install.`
-            : `15× needs a first run of ${sec(need)} s, ${sec(need - bound)} s more than the installs need.`);
+          ` Stock Ansible takes ${sec(a)} s, so 15× would need a first run of ${sec(a / 15)} s` +
+          (a / 15 < f
+            ? `, ${sec(f - a / 15)} s less than the hosts' own work takes with no runner in the way: no runner can reach it on this machine (at most ${fx(a / f)}×, the hand-written script's ratio). The cause is physical — ${tt.hosts} hosts' package installs, useradd, sshd -t and visudo share ${r.machine.cores} cores — and on hosts with CPUs of their own the bound is one host's work.`
+            : ".");
       }
     } else if (ansFirst) {
       text += ` Stock Ansible: ${sec(stats(ansFirst.samples.map((x) => x.wallMs)).median)} s.`;
@@ -439,7 +447,7 @@ export function findingsOf(r: Results): string[] {
     out.push(
       `**On the hosts runbook does about what the hand-written floor does**: a converged run starts ${pr.runbook} processes per host, the floor's script ${pr.floor}` +
         (ans.length ? ` (${ans.join(", ")}: stock Ansible starts a Python interpreter for every module, Mitogen keeps one per host)` : "") +
-        ". The difference to the floor is not remote work but latency (sequential round trips) and start-up on the controller.",
+        ". runbook's extra processes are the subshell each command runs in; the rest of the difference to the floor is latency (sequential commands) and start-up on the controller.",
     );
   }
   if (r.profile) {
@@ -450,21 +458,12 @@ export function findingsOf(r: Results): string[] {
     const json = area(/output\/json/);
     out.push(
       `**At ${r.profile.hosts} hosts the runner ${p.idleMs > busy ? "mostly waits" : "is busy more than it waits"}.** Its main thread was idle ${((p.idleMs / p.totalMs) * 100).toFixed(0)}% of the profiled run. ` +
-        `The hosts are namespaces on this machine's ${r.machine.cores} cores: their sshd sessions and shells compete with the runner for the same CPUs, so wall time here grows with hosts × round trips per host. ` +
+        `The hosts are namespaces on this machine's ${r.machine.cores} cores: their sshd sessions and shells compete with the runner for the same CPUs. ` +
         `Of the ${ms(busy)} the main thread was busy: ssh2 ${ms(area(/^ssh2/))}` +
-        (writes ? ` (${ms(writes.ms)} of it native socket writes, one write(2) per SSH packet)` : "") +
+        (writes ? ` (${ms(writes.ms)} of it native socket writes, corked so one tick's packets go in one writev)` : "") +
         `, module loading ${ms(area(/loading modules|tsx/))}` +
-        (json > 0 ? `, \`--json\` output ${ms(json)} (one synchronous write per event: stdout is a pipe)` : "") +
+        (json > 0 ? `, \`--json\` output ${ms(json)}` : "") +
         `, runbook's runner and tasks ${ms(area(/^(runner|tasks)/))}, garbage collection ${ms(p.gcMs)}.`,
-    );
-  }
-  if (out.length) {
-    out.push(
-      "**What would close the gaps**, largest first: (1) load runbook as JavaScript, not TypeScript compiled at every start — ship a prebuilt bundle of the CLI (user playbooks can still go through tsx, loaded only for the playbook); " +
-        "(2) import what a run may not need lazily: `ora` only on a TTY, `nunjucks`/`mustache` at the first template, `yaml` only for YAML inventories, `diff` only with `--diff`; " +
-        "(3) batch state reads across tasks (read every path a role's file tasks name in one round trip, or keep one remote `sh` reading commands on one channel instead of an exec channel per command): fewer round trips per host, and fewer SSH packets for ssh2 to encrypt, pad and write — each exec channel costs a handful of packets each way; " +
-        "(4) write ssh2's packets in batches (cork the socket per tick) rather than one write(2) each; " +
-        "(5) coalesce `--json` and history writes per tick.",
     );
   }
   return out;
@@ -474,19 +473,25 @@ export function findingsOf(r: Results): string[] {
 function missedCost(r: Results, target: string): string | null {
   const b = r.startup?.breakdown;
   const p = r.profile?.summary;
-  const load = b ? `start-up: ${sec(b.playLoadMs)} s loading TypeScript before the first connection${b.bundledImportMs !== null ? ` (the same modules pre-bundled import in ${sec(b.bundledImportMs)} s)` : ""}` : null;
-  if (/Converged, 20 hosts: ≥ 30×/.test(target)) {
+  const load = b ? `start-up: ${sec(b.playLoadMs)} s before the first connection (Node ${sec(b.nodeMs)} s)` : null;
+  if (/Converged, 20 hosts/.test(target)) {
     const parts = [load];
     if (p) {
-      const writes = p.functions.find((f) => f.name === "writeBuffer" && /ssh2/.test(f.where));
       const ssh2 = p.areas.filter((a) => /^ssh2/.test(a.area)).reduce((t, a) => t + a.ms, 0);
-      parts.push(`ssh2 ${sec(ssh2)} s of main-thread CPU${writes ? `, ${sec(writes.ms)} s of it one write(2) per SSH packet` : ""}, for ~24 exec channels per host`);
+      parts.push(`ssh2 ${sec(ssh2)} s of main-thread CPU`);
     }
     return parts.filter(Boolean).join("; ");
   }
   if (/First run/.test(target)) {
-    const apt = r.aptInstall;
     const tt = r.taskTimes;
+    const floor = tt ? find(r, "floor", tt.hosts, "first") : undefined;
+    const ans = tt ? find(r, "ansible", tt.hosts, "first") : undefined;
+    if (floor && ans) {
+      const f = stats(floor.samples.map((x) => x.wallMs)).median;
+      const a = stats(ans.samples.map((x) => x.wallMs)).median;
+      if (a / 15 < f) return `unreachable here: the first run written by hand, with no runner, takes ${sec(f)} s (${fx(a / f)}× faster than stock Ansible); 15× needs ${sec(a / 15)} s. The hosts' own work on ${r.machine.cores} shared cores is the bound`;
+    }
+    const apt = r.aptInstall;
     if (apt && tt) return `the hosts' \`apt-get install\` alone needs ≥ ${sec((tt.hosts * apt.cpuMs) / r.machine.cores)} s of CPU on these ${r.machine.cores} shared cores: a physical bound on this machine`;
     return null;
   }

@@ -1,36 +1,36 @@
 /**
- * Where runbook's start-up goes before it touches a host: Node itself,
- * registering tsx, loading the CLI and `play`'s module graph as TypeScript,
- * the npm packages that graph imports eagerly (each alone, in a fresh
- * process), and the same graph pre-bundled to one JavaScript file (what a
- * build step would save).
+ * Where runbook's start-up goes before it touches a host: Node itself, the
+ * `runbook play` module graph from the prebuilt JavaScript (bin/compile.js),
+ * the same through tsx (the fallback, and what start-up was before the
+ * prebuilt JS), a full recompile of runbook's sources (what the first start
+ * after an edit pays), and the npm packages the graph imports eagerly (each
+ * alone, in a fresh process).
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, stats } from "./harness.ts";
 
 export interface StartupBreakdown {
   /** `node -e 0`: the floor of any Node CLI (ms, wall). */
   nodeMs: number;
-  /** Importing tsx's API and registering it (ms, in-process). */
-  tsxRegisterMs: number;
   /** `runbook play` with no arguments: CLI + play's module graph loaded, then a usage error (ms, wall). */
   playLoadMs: number;
-  /** play's module graph bundled by esbuild into one ESM file, npm packages left external (ms, in-process import). */
-  bundledImportMs: number | null;
-  /** The same graph through tsx (ms, in-process import after register). */
-  tsxImportMs: number;
-  /** runbook's own modules in that graph. */
+  /** The same with RUNBOOK_TSX=1: everything loaded as TypeScript through tsx (ms, wall). */
+  playLoadTsxMs: number;
+  /** Importing play's graph from the prebuilt JS, in-process (ms). */
+  prebuiltImportMs: number;
+  /** Compiling all of runbook's sources into a new build (ms, in-process; once after any edit). */
+  compileMs: number;
+  /** runbook's own modules in play's graph. */
   ownModules: number | null;
   /** npm packages play's graph imports eagerly, each imported alone in a fresh process (ms). */
   packages: { name: string; ms: number }[];
 }
 
-function node(args: string[]): Promise<{ code: number; stdout: string; wallMs: number }> {
+function node(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; wallMs: number }> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] });
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, ...env } });
     let stdout = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d));
     child.on("error", reject);
@@ -53,36 +53,36 @@ async function evalMs(source: string): Promise<number> {
 }
 
 export async function startupBreakdown(runs = 5): Promise<StartupBreakdown> {
+  const compile = JSON.stringify(new URL("../../bin/compile.js", import.meta.url).href);
   const nodeMs = await medianOf(runs, async () => (await node(["-e", "0"])).wallMs);
-  const tsxRegisterMs = await medianOf(runs, () =>
-    evalMs(`const t = performance.now(); const { register } = await import("tsx/esm/api"); register(); console.log(performance.now() - t);`),
-  );
-  const playUrl = new URL("../../runner/cli/play.ts", import.meta.url).href;
-  const tsxImportMs = await medianOf(runs, () =>
-    evalMs(`const { register } = await import("tsx/esm/api"); register(); const t = performance.now(); await import(${JSON.stringify(playUrl)}); console.log(performance.now() - t);`),
-  );
+  await node(["bin/runbook.js", "play"]); // a current build
   const playLoadMs = await medianOf(runs, async () => (await node(["bin/runbook.js", "play"])).wallMs);
+  const playLoadTsxMs = await medianOf(runs, async () => (await node(["bin/runbook.js", "play"], { RUNBOOK_TSX: "1" })).wallMs);
+  const prebuiltImportMs = await medianOf(runs, () =>
+    evalMs(
+      `const { ensureBuild } = await import(${compile}); const b = await ensureBuild(); const t = performance.now(); ` +
+        `await import(new URL("file://" + b.dir + "/runner/cli/play.js").href); console.log(performance.now() - t);`,
+    ),
+  );
+  // A full compile writes a new build and makes it current: what the next start after an edit does.
+  const compileMs = await medianOf(Math.min(runs, 3), () =>
+    evalMs(`const { build } = await import(${compile}); const t = performance.now(); await build(); console.log(performance.now() - t);`),
+  );
 
-  // The graph as one bundle: its externals are exactly the npm packages play loads eagerly.
-  let bundledImportMs: number | null = null;
+  // play's graph, from esbuild's metafile: runbook's own modules and the npm packages it imports eagerly.
   let ownModules: number | null = null;
-  let external: string[] = ["ssh2", "yaml", "ora", "diff", "nunjucks", "mustache"];
-  // Inside node_modules so the bundle's bare imports resolve from the repository's packages.
-  const cache = join(ROOT, "node_modules/.cache");
-  const hadCache = existsSync(cache);
-  const dir = join(cache, "runbook-bench");
+  let external: string[] = ["ssh2", "yaml", "diff"];
   try {
     const esbuild = await import("esbuild");
-    mkdirSync(dir, { recursive: true });
-    const outfile = join(dir, "play-bundle.mjs");
     const res = await esbuild.build({
       entryPoints: [join(ROOT, "runner/cli/play.ts")],
       bundle: true,
+      write: false,
       platform: "node",
       format: "esm",
       packages: "external",
       metafile: true,
-      outfile,
+      outdir: "/nonexistent",
       logLevel: "silent",
     });
     ownModules = Object.keys(res.metafile.inputs).length;
@@ -94,13 +94,8 @@ export async function startupBreakdown(runs = 5): Promise<StartupBreakdown> {
       }
     }
     external = [...pkgs].filter((p) => p !== "runbook").sort();
-    bundledImportMs = await medianOf(runs, () =>
-      evalMs(`const t = performance.now(); await import(${JSON.stringify(new URL(`file://${outfile}`).href)}); console.log(performance.now() - t);`),
-    );
   } catch {
-    /* esbuild (a tsx dependency) unavailable: leave the bundle numbers out */
-  } finally {
-    rmSync(hadCache ? dir : cache, { recursive: true, force: true });
+    /* leave the module count out */
   }
 
   const packages: { name: string; ms: number }[] = [];
@@ -108,5 +103,5 @@ export async function startupBreakdown(runs = 5): Promise<StartupBreakdown> {
     packages.push({ name, ms: await medianOf(runs, () => evalMs(`const t = performance.now(); await import(${JSON.stringify(name)}); console.log(performance.now() - t);`)) });
   }
   packages.sort((a, b) => b.ms - a.ms);
-  return { nodeMs, tsxRegisterMs, playLoadMs, bundledImportMs, tsxImportMs, ownModules, packages };
+  return { nodeMs, playLoadMs, playLoadTsxMs, prebuiltImportMs, compileMs, ownModules, packages };
 }
