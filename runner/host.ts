@@ -6,11 +6,11 @@
  */
 import type { Connection, Become, RunResult } from "./connection/types.ts";
 import type { EventBus } from "./events.ts";
-import type { Facts } from "./facts/index.ts";
+import { gatherFacts, type Facts } from "./facts/index.ts";
 import { shq } from "./quote.ts";
 import { Secret } from "./secret.ts";
 import { applyChange, describeChange } from "./apply.ts";
-import { result, TaskFailedError, type Plan, type PlanContext, type TaskDef, type TaskResult } from "./task.ts";
+import { defineTask, result, TaskFailedError, type Plan, type PlanContext, type TaskDef, type TaskResult } from "./task.ts";
 import type { PlayCoordinator } from "./coordinator.ts";
 import { commandTask, type CommandParams } from "../tasks/command.ts";
 import { TASKS, type TaskMethods } from "../tasks/index.ts";
@@ -90,10 +90,12 @@ export class Host {
   #roleTags: string[] = [];
   /** Handlers still notified when the host failed (recorded for the next run). */
   pendingFromRun = new Map<string, string>();
+  #facts: Facts;
+  readonly #setFacts: ((facts: Facts) => void) | undefined;
 
   constructor(
     readonly name: string,
-    readonly facts: Facts,
+    facts: Facts,
     readonly vars: Record<string, unknown>,
     readonly play: string,
     deps: {
@@ -105,8 +107,12 @@ export class Host {
       startAt: { found: boolean };
       /** Shared by the host's contexts across plays. */
       predicted?: { count: number };
+      /** Called with facts gathered again (refreshFacts), so later plays and delegations see them. */
+      setFacts?: (facts: Facts) => void;
     },
   ) {
+    this.#facts = facts;
+    this.#setFacts = deps.setFacts;
     this.#conn = deps.conn;
     this.#bus = deps.bus;
     this.#settings = deps.settings;
@@ -115,6 +121,40 @@ export class Host {
     this.#becomeDefault = deps.become?.enabled ? { user: deps.become.user, password: deps.become.password } : undefined;
     this.#started = deps.startAt;
     this.#predicted = deps.predicted ?? { count: 0 };
+  }
+
+  /** What runbook knows about the host, gathered once per run (see refreshFacts). */
+  get facts(): Facts {
+    return this.#facts;
+  }
+
+  /**
+   * Gathers the facts again (one round trip, read-only, so check mode runs
+   * it too) after a task changed what they describe — the host name,
+   * addresses, an installed package's effects — like Ansible's `setup`
+   * task. `h.facts` and every later play of the run see the new facts.
+   *
+   * @example
+   * await h.hostname({ name: "tnode1.i131.net" });
+   * await h.refreshFacts();
+   * h.facts.hostname // "tnode1.i131.net" (in check mode: still the old name, nothing was changed)
+   */
+  async refreshFacts(opts: Pick<TaskOptions, "title" | "when" | "tags"> = {}): Promise<Facts> {
+    let gathered: Facts | undefined;
+    const def = defineTask<Record<string, never>>({
+      kind: "facts",
+      describe: () => "gather facts again",
+      async plan(ctx) {
+        gathered = await gatherFacts((script) => ctx.probe(script));
+        return { changes: [], reason: `facts of ${gathered.hostname}` };
+      },
+    });
+    await this.task(def, {}, opts);
+    if (gathered) {
+      this.#facts = gathered;
+      this.#setFacts?.(gathered);
+    }
+    return this.#facts;
   }
 
   /** Sets the role whose tasks follow (output and tags). @internal */

@@ -169,6 +169,7 @@ async function runHostPlay(
     become: { ...(prepared.become.get(name) ?? { enabled: false }), password: deps.become.password },
     startAt,
     predicted: s.predicted,
+    setFacts: (f) => (s.facts = f),
   });
   h.pendingFromRun = deps.pending.forHost(name, play.name);
   coord.register(h);
@@ -215,6 +216,7 @@ async function outsideHost(name: string, prepared: PreparedPlay, s: HostState, c
     become: { enabled: !!prepared.play.become, user: prepared.play.becomeUser, password: deps.become.password },
     startAt,
     predicted: s.predicted,
+    setFacts: (f) => (s.facts = f),
   });
 }
 

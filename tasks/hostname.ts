@@ -9,8 +9,8 @@
  * - Live: `hostname NAME` (or /proc/sys/kernel/hostname without the
  *   `hostname` binary), only when it differs.
  *
- * The run's cached facts (`h.facts.hostname`) keep the old name until the
- * next run gathers them.
+ * The run's facts (`h.facts.hostname`) keep the old name until
+ * `await h.refreshFacts()` gathers them again.
  *
  * @example
  *   await h.hostname({ name: "tnode1.i131.net" });

@@ -364,7 +364,14 @@ s("hostname: /etc/hostname and live (debian); /etc/HOSTNAME too, live short name
     diff: (d) => assert.equal(diffOf(d, "/etc/hostname"), { path: "/etc/hostname", before: "tnode1\n", after: "rbnode1\n" }),
   });
   assert.is(await live1(), "rbnode1\n");
-  await (await ctx(lab, t1, false)).h.task(hostnameTask, { name: "tnode1" });
+  // The context's facts were gathered before the change; refreshFacts gathers them again.
+  const { h, events } = await ctx(lab, t1, false);
+  assert.is(h.facts.hostname, "tnode1");
+  assert.is((await h.refreshFacts()).hostname, "rbnode1");
+  assert.is(h.facts.hostname, "rbnode1");
+  assert.equal(events.at(-1), { ...(events.at(-1) as object), task: "gather facts again", kind: "facts", status: "ok", reason: "facts of rbnode1" });
+  await h.task(hostnameTask, { name: "tnode1" });
+  assert.is((await h.refreshFacts()).hostname, "tnode1");
 
   const live2 = () => out(lab, t2, "hostname");
   await prove(lab, t2, (h) => h.task(hostnameTask, { name: "tnode2.i131.net" }), {
