@@ -18,7 +18,7 @@
 import { role, sh, t, type Host, type Infer, type TaskResult } from "../../runner/index.ts";
 import type { LineInFileParams } from "../../tasks/index.ts";
 import { sudoGroupFor } from "../sudo/index.ts";
-import { parseAddresses, parseLive, rcInet1Index, type InterfaceAddresses } from "./network.ts";
+import { liveAddressPlan, parseAddresses, parseLive, rcInet1Index, type InterfaceAddresses } from "./network.ts";
 
 /** The reference's admin account (reference 000: `useradd -g users -u 1050 -s /bin/bash clusteradm; usermod -a -G wheel`). */
 export const ADMIN_DEFAULTS = {
@@ -125,6 +125,12 @@ export const baseOs = role({
     addresses: t.record(t.array(t.string())).default({}),
     /** Add missing `addresses` to the running host too (never on the interface of the default route: the management link). */
     applyAddresses: t.boolean().default(true),
+    /**
+     * With `applyAddresses`: remove global addresses on the interfaces named in `addresses`
+     * that it does not list (an address dropped from the parameter). Default: leave them
+     * and warn, since a DHCP or hand-made address is not the role's to drop unasked.
+     */
+    pruneAddresses: t.boolean().default(false),
     /** Slackware: more commands for /etc/rc.d/rc.inet3, after the address lines. */
     rcInet3: t.array(t.string()).default([]),
     /** Slackware: commands for /etc/rc.d/rc.local_shutdown (a managed block). */
@@ -185,7 +191,7 @@ export const baseOs = role({
     if (slackware) await slackwareNetwork(h, ifaces, p.rcInet3, p.rcLocalShutdown);
     else if (family === "debian") await debianNetwork(h, ifaces);
     else if (ifaces.length) h.log(`base-os: addresses are applied live only on ${family} (no persistent network file for this family yet)`);
-    if (p.applyAddresses && ifaces.length) await applyLive(h, ifaces);
+    if (p.applyAddresses && ifaces.length) await applyLive(h, ifaces, p.pruneAddresses);
   },
 });
 
@@ -372,28 +378,13 @@ async function debianNetwork(h: Host, ifaces: InterfaceAddresses[]): Promise<voi
 }
 
 /**
- * Adds the missing addresses to the running interfaces (`ip addr add`,
- * and `ip link set up` for a down link). Never the interface of the default
- * route: that is the management link this run uses. An interface that does
- * not exist now is left for the next boot.
+ * Brings the running interfaces to `addresses` (see liveAddressPlan): one
+ * read of `ip -o link` / `ip -o addr`, then a command per interface that
+ * differs.
  */
-async function applyLive(h: Host, ifaces: InterfaceAddresses[]): Promise<void> {
+async function applyLive(h: Host, ifaces: InterfaceAddresses[], prune: boolean): Promise<void> {
   const probe = await h.command("ip -o link show; echo ---; ip -o addr show", { readOnly: true, title: "live interfaces and addresses" });
-  const live = parseLive(probe.stdout ?? "");
-  const mgmt = h.facts.defaultRoute?.interface;
-  for (const i of ifaces) {
-    if (i.name === mgmt) {
-      h.log(`base-os: ${i.name} carries the default route (the management link): its addresses are configured for the next boot only`);
-      continue;
-    }
-    const cur = live.get(i.name);
-    if (!cur) {
-      h.log(`base-os: interface ${i.name} does not exist now: its addresses are configured for the next boot only`);
-      continue;
-    }
-    const missing = [...i.v4, ...i.v6].filter((a) => !cur.addresses.has(a));
-    if (!missing.length && cur.up) continue;
-    const cmds = [...(cur.up ? [] : [`ip link set dev ${i.name} up`]), ...missing.map((a) => `ip addr add ${a} dev ${i.name}`)];
-    await h.command(cmds.join(" && "), { title: `${i.name}: ${[...(cur.up ? [] : ["link up"]), ...missing.map((a) => `add ${a}`)].join(", ")}` });
-  }
+  const plan = liveAddressPlan(ifaces, parseLive(probe.stdout ?? ""), h.facts.defaultRoute?.interface, prune);
+  for (const n of plan.notes) (n.warn ? h.warn(n.text) : h.log(n.text));
+  for (const step of plan.steps) await h.command(step.cmd, { title: step.title });
 }

@@ -49,8 +49,12 @@ export function rcInet1Index(name: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-/** Live interfaces: whether each is up, and its addresses (`ADDRESS/PREFIX`, v6 compressed). */
-export type LiveInterfaces = Map<string, { up: boolean; addresses: Set<string> }>;
+/**
+ * Live interfaces: whether each is up, its addresses (`ADDRESS/PREFIX`, v6
+ * compressed) and which of them are global scope (configuration, not the
+ * kernel's loopback and link-local addresses).
+ */
+export type LiveInterfaces = Map<string, { up: boolean; addresses: Set<string>; global: Set<string> }>;
 
 /**
  * Parses `ip -o link show`, a line `---`, then `ip -o addr show`.
@@ -63,7 +67,7 @@ export function parseLive(text: string): LiveInterfaces {
   const out: LiveInterfaces = new Map();
   for (const l of links.split("\n")) {
     const m = /^\d+:\s+([^:@\s]+)(?:@[^:\s]*)?:\s+<([^>]*)>/.exec(l);
-    if (m) out.set(m[1]!, { up: m[2]!.split(",").includes("UP"), addresses: new Set() });
+    if (m) out.set(m[1]!, { up: m[2]!.split(",").includes("UP"), addresses: new Set(), global: new Set() });
   }
   for (const l of addrs.split("\n")) {
     const f = l.trim().split(/\s+/);
@@ -76,6 +80,55 @@ export function parseLive(text: string): LiveInterfaces {
       continue; // a peer address form we do not manage
     }
     out.get(iface)?.addresses.add(cidr);
+    if (f.includes("global")) out.get(iface)?.global.add(cidr);
   }
   return out;
+}
+
+/** What applying `addresses` live takes: commands with titles, and notes for the output. */
+export interface LivePlan {
+  steps: { title: string; cmd: string }[];
+  notes: { warn: boolean; text: string }[];
+}
+
+/**
+ * The live address changes for the wanted interfaces: missing addresses
+ * added (and a down link brought up). Global addresses on those interfaces
+ * that `addresses` does not list are removed with `prune`, else named in a
+ * warning (a DHCP or hand-made address is not the role's to drop unasked).
+ * Never the interface of the default route (`mgmt`, the management link
+ * the run uses) nor one missing now: those are for the next boot.
+ *
+ * @example liveAddressPlan([{ name: "eth1", v4: ["192.168.11.5/30"], v6: [] }], parseLive(text), "eth0", true)
+ *   // { steps: [{ title: "eth1: remove 192.168.11.1/30, add 192.168.11.5/30", cmd: "ip addr del 192.168.11.1/30 dev eth1 && ip addr replace 192.168.11.5/30 dev eth1" }], notes: [] }
+ */
+export function liveAddressPlan(ifaces: InterfaceAddresses[], live: LiveInterfaces, mgmt: string | undefined, prune: boolean): LivePlan {
+  const plan: LivePlan = { steps: [], notes: [] };
+  for (const i of ifaces) {
+    if (i.name === mgmt) {
+      plan.notes.push({ warn: false, text: `base-os: ${i.name} carries the default route (the management link): its addresses are configured for the next boot only` });
+      continue;
+    }
+    const cur = live.get(i.name);
+    if (!cur) {
+      plan.notes.push({ warn: false, text: `base-os: interface ${i.name} does not exist now: its addresses are configured for the next boot only` });
+      continue;
+    }
+    const wanted = [...i.v4, ...i.v6];
+    const missing = wanted.filter((a) => !cur.addresses.has(a));
+    const extra = [...cur.global].filter((a) => !wanted.includes(a));
+    if (extra.length && !prune) {
+      plan.notes.push({ warn: true, text: `base-os: ${i.name} also carries ${extra.join(", ")}, not in addresses (left as is; pruneAddresses: true removes it)` });
+    }
+    const remove = prune ? extra : [];
+    const what = [...(cur.up ? [] : ["link up"]), ...remove.map((a) => `remove ${a}`), ...missing.map((a) => `add ${a}`)];
+    if (!what.length) continue;
+    // Deleting a subnet's primary address deletes its secondaries too (unless
+    // promote_secondaries is set): after a removal every wanted address is
+    // put back with `replace`, which adds it or leaves it as it is.
+    const put = remove.length ? wanted.map((a) => `ip addr replace ${a} dev ${i.name}`) : missing.map((a) => `ip addr add ${a} dev ${i.name}`);
+    const cmds = [...(cur.up ? [] : [`ip link set dev ${i.name} up`]), ...remove.map((a) => `ip addr del ${a} dev ${i.name}`), ...put];
+    plan.steps.push({ title: `${i.name}: ${what.join(", ")}`, cmd: cmds.join(" && ") });
+  }
+  return plan;
 }

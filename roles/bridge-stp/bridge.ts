@@ -347,8 +347,11 @@ export interface LiveStep {
 /**
  * What the running host lacks, in the order it must be done: the bridge
  * (created down, or its STP settings corrected), each present port freed of
- * its addresses, made a port and brought up, the bridge's address, the
- * bridge up. Empty when the host is as wanted. Ports that do not exist now
+ * its addresses, made a port and brought up, the bridge's address (and any
+ * other global address on the bridge removed: the bridge is the role's, so
+ * an address dropped from `address` goes now, not at the next boot — except
+ * one the run's own SSH connection arrives on), the bridge up. Empty when
+ * the host is as wanted. Ports that do not exist now
  * are left out (they are in the persisted configuration for the next boot);
  * the caller has already refused ports it must not touch.
  *
@@ -399,8 +402,15 @@ export function liveSteps(p: BridgeSpec, live: Live): LiveStep[] {
     if (cmds.length) steps.push({ title: `${port}: ${what.join(", ")}`, cmd: cmds.join(" && ") });
   }
   const addr = bridgeAddress(p);
+  const stale = (current?.addresses ?? []).filter((a) => a !== addr?.cidr && a.split("/")[0] !== live.ssh?.server);
+  if (stale.length) {
+    steps.push({ title: `${br}: remove ${stale.join(", ")}`, cmd: stale.map((a) => `ip addr del ${a} dev ${br}`).join(" && ") });
+  }
   if (addr && !(current?.addresses ?? []).includes(addr.cidr)) {
     steps.push({ title: `${br}: add ${addr.cidr}`, cmd: `ip addr add ${addr.cidr} dev ${br}` });
+  } else if (addr && stale.length) {
+    // Deleting a subnet's primary address also deletes its secondaries: make sure ours is still there.
+    steps[steps.length - 1]!.cmd += ` && ip addr replace ${addr.cidr} dev ${br}`;
   }
   if (!current?.up) steps.push({ title: `${br}: link up`, cmd: `ip link set dev ${br} up` });
   return steps;

@@ -71,7 +71,10 @@ const params = {
   helloTime: t.integer().default(2),
   /** Seconds before a silent root's information expires (6-40; default 20). 2 × (helloTime + 1) ≤ maxAge ≤ 2 × (forwardDelay − 1). */
   maxAge: t.integer().default(20),
-  /** The bridge's address, `ADDRESS/PREFIX` (IPv4 or IPv6), usually a host var. None: a bridge without an address. */
+  /**
+   * The bridge's address, `ADDRESS/PREFIX` (IPv4 or IPv6), usually a host var. None: a bridge without an address.
+   * The bridge is the role's: another global address on it (one dropped from here) is removed from the running host.
+   */
   address: t.string().optional(),
   /** Apply to the running host too (else the persisted configuration only, for the next boot). */
   applyLive: t.boolean().default(true),

@@ -165,6 +165,30 @@ s("names, timezone and the cluster LAN: each family's files, and live addresses 
   assert.match(await out(lab, t2, "ip -o addr show dev eth2"), /inet 192\.168\.11\.2\/24 /);
 });
 
+s("an address dropped from the params: named in a warning and left, or removed with pruneAddresses", async ({ lab }) => {
+  const t1 = lab.hosts[0]!;
+  const eth2 = () => out(lab, t1, "ip -o -4 addr show dev eth2 scope global | awk '{print $4}'");
+  const lan = { eth1: ["192.168.11.1/30"], eth2: ["192.168.33.9/24"], lo: ["10.50.1.1/32"] };
+  const warned = await play(lab, ["--limit", "tnode1"], { lan }, state);
+  assert.is(warned.code, 0, warned.stderr);
+  assert.ok(
+    events(warned.stdout).some((e) => e.type === "message" && e.level === "warn" && e.text === "base-os: eth2 also carries 192.168.33.2/24, not in addresses (left as is; pruneAddresses: true removes it)"),
+    "the extra address is named",
+  );
+  assert.is(await eth2(), "192.168.33.2/24\n192.168.33.9/24\n");
+
+  const pruned = await play(lab, ["--limit", "tnode1"], { lan, prune: true }, state);
+  assert.is(pruned.code, 0, pruned.stderr);
+  assert.ok(results(pruned.stdout).some((e) => e.task === "eth2: remove 192.168.33.2/24" && e.status === "changed"));
+  assert.is(await eth2(), "192.168.33.9/24\n");
+
+  // Back to the playbook's own addresses, and converged.
+  assert.is((await play(lab, ["--limit", "tnode1"], { prune: true }, state)).code, 0);
+  assert.is(await eth2(), "192.168.33.2/24\n");
+  const again = await play(lab, ["--limit", "tnode1"], { prune: true }, state);
+  assert.is(recap(again.stdout).tnode1?.changed, 0);
+});
+
 s("a broken sudoers rule from params fails validation; the run says so and sudoers stays as it was", async ({ lab }) => {
   const before = await Promise.all(lab.hosts.map((h) => sudoersSums(lab, h)));
   const upper = await upperSnapshot(lab.hosts[2]!);

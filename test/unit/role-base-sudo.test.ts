@@ -7,7 +7,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { edit as lineinfile } from "../../tasks/lineinfile.ts";
 import { sshdLine, sshdSettings } from "../../roles/base-os/index.ts";
-import { normCidr, parseAddresses, parseLive, rcInet1Index } from "../../roles/base-os/network.ts";
+import { liveAddressPlan, normCidr, parseAddresses, parseLive, rcInet1Index } from "../../roles/base-os/network.ts";
 import { atIncludeDirSupported, checkSecurePath, sudoGroupFor } from "../../roles/sudo/index.ts";
 
 test("parseAddresses: split by family, v6 compressed, duplicates dropped, order kept", () => {
@@ -51,6 +51,27 @@ test("parseLive: links with their UP flag, addresses by interface (veth @ suffix
   assert.equal([...live.get("eth1")!.addresses], ["192.168.11.1/30", "fe80::6400:25ff:fe23:3976/64"]);
   assert.is(live.get("eth1")!.up, true);
   assert.is(live.get("eth2")!.up, false);
+  // Global scope only: not lo's 127.0.0.1/8 nor a link-local address.
+  assert.equal([...live.get("lo")!.global], ["10.50.1.1/32"]);
+  assert.equal([...live.get("eth1")!.global], ["192.168.11.1/30"]);
+
+  const mgmt = "eth0";
+  const wanted = parseAddresses({ eth1: ["192.168.11.5/30"], eth2: ["192.168.13.2/30"], lo: ["10.50.1.1/32"], eth0: ["10.0.0.9/24"], eth7: ["10.7.0.1/24"] });
+  const leave = liveAddressPlan(wanted, live, mgmt, false);
+  assert.equal(leave.steps, [
+    { title: "eth1: add 192.168.11.5/30", cmd: "ip addr add 192.168.11.5/30 dev eth1" },
+    { title: "eth2: link up, add 192.168.13.2/30", cmd: "ip link set dev eth2 up && ip addr add 192.168.13.2/30 dev eth2" },
+  ]);
+  assert.equal(leave.notes, [
+    { warn: true, text: "base-os: eth1 also carries 192.168.11.1/30, not in addresses (left as is; pruneAddresses: true removes it)" },
+    { warn: false, text: "base-os: eth0 carries the default route (the management link): its addresses are configured for the next boot only" },
+    { warn: false, text: "base-os: interface eth7 does not exist now: its addresses are configured for the next boot only" },
+  ]);
+  const prune = liveAddressPlan(wanted, live, mgmt, true);
+  assert.equal(prune.steps[0], { title: "eth1: remove 192.168.11.1/30, add 192.168.11.5/30", cmd: "ip addr del 192.168.11.1/30 dev eth1 && ip addr replace 192.168.11.5/30 dev eth1" });
+  assert.is(prune.notes.filter((n) => n.warn).length, 0);
+  // Converged: nothing to do, nothing to say.
+  assert.equal(liveAddressPlan(parseAddresses({ eth1: ["192.168.11.1/30"], lo: ["10.50.1.1/32"] }), live, mgmt, true), { steps: [], notes: [] });
 });
 
 test("sshdSettings: no password logins by default; settings override by keyword, case-insensitively", () => {

@@ -182,8 +182,24 @@ test("liveSteps: nothing on a converged host; only the settings that differ othe
   ]);
   assert.equal(liveSteps(SPEC, { ...done, bridge: { ...done.bridge!, stpState: 2 } }), []);
   assert.equal(liveSteps(SPEC, { ...done, bridge: { ...done.bridge!, stpState: 0 } }), [{ title: "br0: set stp_state 1", cmd: "ip link set dev br0 type bridge stp_state 1" }]);
-  // A port missing now is left for the next boot; no address wanted: none added.
-  assert.equal(liveSteps({ ...SPEC, ports: ["eth1", "eth2", "eth9"], address: undefined }, done), []);
+  // A port missing now is left for the next boot.
+  assert.equal(liveSteps({ ...SPEC, ports: ["eth1", "eth2", "eth9"] }, done), []);
+});
+
+test("liveSteps: an address dropped from the params leaves the bridge now, unless the run's SSH connection arrives on it", () => {
+  const done = parseProbe(DONE);
+  assert.equal(liveSteps({ ...SPEC, address: "192.168.100.9/24" }, done), [
+    { title: "br0: remove 192.168.100.1/24", cmd: "ip addr del 192.168.100.1/24 dev br0" },
+    { title: "br0: add 192.168.100.9/24", cmd: "ip addr add 192.168.100.9/24 dev br0" },
+  ]);
+  assert.equal(liveSteps({ ...SPEC, address: undefined }, done), [{ title: "br0: remove 192.168.100.1/24", cmd: "ip addr del 192.168.100.1/24 dev br0" }]);
+  // The wanted address already there as a secondary of the stale one: put back after the delete (which takes secondaries with it).
+  const both = { ...done, links: new Map(done.links) };
+  both.links.set("br0", { ...done.links.get("br0")!, addresses: ["192.168.100.1/24", "192.168.100.9/24"] });
+  assert.equal(liveSteps({ ...SPEC, address: "192.168.100.9/24" }, both), [
+    { title: "br0: remove 192.168.100.1/24", cmd: "ip addr del 192.168.100.1/24 dev br0 && ip addr replace 192.168.100.9/24 dev br0" },
+  ]);
+  assert.equal(liveSteps({ ...SPEC, address: undefined }, { ...done, ssh: { client: "192.168.100.2", server: "192.168.100.1" } }), []);
 });
 
 test("rc.inet1.conf: the block 15.0's rc.inet1 reads, and the ports' own addresses emptied once", () => {
