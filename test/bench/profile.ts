@@ -34,14 +34,17 @@ export interface ProfileSummary {
   functions: { name: string; where: string; ms: number }[];
 }
 
+const SSH2 = "ssh2 (SSH protocol, crypto, socket writes)";
+
 /** The area a script URL belongs to, or null for Node's own code and natives (attributed to their caller). */
 export function areaOfUrl(url: string): string | null {
   if (!url || url.startsWith("node:")) return null;
   if (/node_modules\/(tsx|esbuild|get-tsconfig)\//.test(url)) return "tsx + esbuild (loading TypeScript)";
-  if (/node_modules\/ssh2\//.test(url)) return "ssh2 (SSH protocol, crypto, socket writes)";
+  if (/node_modules\/ssh2\//.test(url)) return SSH2;
   const m = url.match(/node_modules\/((?:@[^/]+\/)?[^/]+)\//);
   if (m) return `npm: ${m[1]}`;
-  const own = url.match(/\/(runner\/[^/]+(?:\/[^/]+)?|tasks\/[^/]+|test\/bench\/[^/]+)\.ts/);
+  // runbook's sources, or their prebuilt JS (dist/<build>/runner/...).
+  const own = url.match(/\/(runner\/[^/]+(?:\/[^/]+)?|tasks\/[^/]+|test\/bench\/[^/]+)\.[jt]s/);
   if (own) return own[1]!.startsWith("runner/") ? `runner: ${own[1]!.replace(/^runner\//, "")}` : own[1]!;
   return url.replace(/^file:\/\//, "");
 }
@@ -66,12 +69,14 @@ export function summariseProfile(file: string, top = 12): ProfileSummary {
     if (fn === "(program)") return "V8/native (program)";
     let loading = false;
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
-      const url = byId.get(cur)!.callFrame.url;
+      const { url, functionName } = byId.get(cur)!.callFrame;
       if (url.startsWith("node:internal/modules")) loading = true;
+      // ssh2's packets reach the socket through the connection's corking write wrapper.
+      if (/\/runner\/connection\/ssh\.[jt]s$/.test(url) && /(write|uncork)$/.test(functionName)) return SSH2;
       const area = areaOfUrl(url);
       if (area) return area;
     }
-    return loading ? "loading modules (ESM loader, waiting on tsx's worker)" : "node internals (timers, streams, no user-land caller)";
+    return loading ? "loading modules (ESM loader)" : "node internals (timers, streams, no user-land caller)";
   };
   const areas = new Map<string, number>();
   const fns = new Map<string, { name: string; where: string; ms: number }>();

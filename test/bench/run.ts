@@ -176,6 +176,8 @@ async function main(argv: string[]): Promise<number> {
     const saved = JSON.parse(readFileSync(resolve(values.render), "utf8")) as Results;
     const measured = MODES.filter((m) => saved.rows.some((x) => x.mode === m) || saved.skipped.some((x) => x.mode === m));
     saved.notes = notes(saved, measured);
+    // The profile is summarised again when its file is still there (the summary's rules may have changed).
+    if (saved.profile && existsSync(saved.profile.file)) saved.profile.summary = summariseProfile(saved.profile.file);
     const file = resolve(ROOT, values.out);
     writeFileSync(file, renderMarkdown(saved));
     log(`wrote ${file} from ${values.render}`);
