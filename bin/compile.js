@@ -21,7 +21,8 @@
 //
 // Where the package directory is not writable, the caller falls back to tsx.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { SourceMap } from "node:module";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -29,6 +30,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const DIST = join(ROOT, "dist");
 const CURRENT = join(DIST, "current.json");
+/** Where a user who cannot write dist/ (a root-owned install) keeps playbook bundles. */
+const USER_CACHE = join(tmpdir(), `runbook-cache-${process.getuid?.() ?? "user"}`);
 const SOURCE_DIRS = ["runner", "tasks", "roles"];
 /** Files whose change invalidates every build (the build logic itself). */
 const META = ["bin/compile.js", "package.json"];
@@ -154,17 +157,17 @@ function removeOldBuilds(keep) {
   }
 }
 
-/** The current build, built now if missing or stale; null if it cannot be written here. */
+/** The current build, built now if missing or stale; null if this user cannot write one here. */
 export async function ensureBuild() {
   const found = currentBuild();
   if (found) return found;
   try {
     mkdirSync(DIST, { recursive: true });
-    return await build();
-  } catch (err) {
-    if (err?.code === "EACCES" || err?.code === "EROFS" || err?.code === "EPERM") return null;
-    throw err;
+    accessSync(DIST, constants.W_OK);
+  } catch {
+    return null;
   }
+  return build();
 }
 
 /**
@@ -177,12 +180,11 @@ export async function ensureBuild() {
 export async function importBundled(b, file) {
   const abs = realpathSync(resolve(file));
   const key = createHash("sha1").update(abs).digest("hex").slice(0, 16);
-  const cacheDir = join(b.dir, "user");
+  const cacheDir = userCacheDir(b);
   const out = join(cacheDir, `${key}.mjs`);
   const inputsFile = join(cacheDir, `${key}.inputs.json`);
   if (!fresh(inputsFile)) {
-    mkdirSync(cacheDir, { recursive: true });
-    const { code, map, inputs } = await bundle(b, abs);
+    const { code, map, inputs } = await bundle(b, abs, cacheDir);
     const put = (file, text) => {
       writeFileSync(`${file}.${process.pid}`, text);
       renameSync(`${file}.${process.pid}`, file);
@@ -193,6 +195,20 @@ export async function importBundled(b, file) {
     renameSync(`${inputsFile}.${process.pid}`, inputsFile);
   }
   return import(pathToFileURL(out).href);
+}
+
+/** The build's bundle cache, or a private one under the temp dir when the build is not writable by this user. */
+function userCacheDir(b) {
+  const own = join(b.dir, "user");
+  try {
+    mkdirSync(own, { recursive: true });
+    accessSync(own, constants.W_OK);
+    return own;
+  } catch {
+    const mine = join(USER_CACHE, b.id);
+    mkdirSync(mine, { recursive: true, mode: 0o700 });
+    return mine;
+  }
 }
 
 function fresh(inputsFile) {
@@ -208,7 +224,7 @@ function fresh(inputsFile) {
   }
 }
 
-async function bundle(b, entry) {
+async function bundle(b, entry, outDir) {
   const esbuild = await import("esbuild");
   const ownPrefix = ROOT + sep;
   const resolving = Symbol("resolving");
@@ -223,7 +239,7 @@ async function bundle(b, entry) {
       platform: "node",
       target: "node20",
       sourcemap: "linked",
-      outfile: join(b.dir, "user", "bundle.mjs"),
+      outfile: join(outDir, "bundle.mjs"),
       logLevel: "silent",
       plugins: [
         {
@@ -272,7 +288,7 @@ const sourceMaps = new Map();
 export function sourceStack(stack) {
   return stack.replace(/file:\/\/[^\s)]+?:(\d+):(\d+)/g, (whole, line, col) => {
     const file = fileURLToPath(whole.slice(0, whole.length - line.length - col.length - 2));
-    if (!file.startsWith(DIST + sep)) return whole;
+    if (!file.startsWith(DIST + sep) && !file.startsWith(USER_CACHE + sep)) return whole;
     if (!sourceMaps.has(file)) {
       try {
         sourceMaps.set(file, new SourceMap(JSON.parse(readFileSync(`${file}.map`, "utf8"))));
