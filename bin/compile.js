@@ -19,7 +19,8 @@
 // `import.meta.url` in every compiled file is replaced by the URL of the
 // source file, so roles find their templates beside their source.
 //
-// Where the package directory is not writable, the caller falls back to tsx.
+// A user who cannot write dist/ keeps bundles in a private cache under the
+// temp dir, and falls back to tsx while the build is stale.
 import { createHash } from "node:crypto";
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
