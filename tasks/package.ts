@@ -573,16 +573,16 @@ const pkgtools: Backend = {
       return { changes: [installCommand("installpkg", chosen)], reason: `install ${list(chosen.map((c) => c.full))}` };
     }
     // latest: exactly the package src offers.
-    const todo = chosen.filter((c) => {
+    const toInstall = chosen.filter((c) => {
       const cur = installed.get(c.name) ?? [];
       return !(cur.length === 1 && cur[0]!.full === c.full);
     });
-    if (todo.length === 0) return { changes: [], reason: `${list(chosen.map((c) => c.full))} installed, as in ${src}` };
-    const what = todo.map((c) => {
+    if (toInstall.length === 0) return { changes: [], reason: `${list(chosen.map((c) => c.full))} installed, as in ${src}` };
+    const what = toInstall.map((c) => {
       const cur = installed.get(c.name);
       return cur ? `upgrade ${cur.map((p) => p.full).join(" ")} -> ${c.full}` : `install ${c.full}`;
     });
-    return { changes: [installCommand("upgradepkg --install-new", todo)], reason: list(what) };
+    return { changes: [installCommand("upgradepkg --install-new", toInstall)], reason: list(what) };
   },
 };
 

@@ -403,15 +403,13 @@ export function liveSteps(p: BridgeSpec, live: Live): LiveStep[] {
   }
   const addr = bridgeAddress(p);
   const stale = (current?.addresses ?? []).filter((a) => a !== addr?.cidr && a.split("/")[0] !== live.ssh?.server);
+  const present = !!addr && (current?.addresses ?? []).includes(addr.cidr);
   if (stale.length) {
-    steps.push({ title: `${br}: remove ${stale.join(", ")}`, cmd: stale.map((a) => `ip addr del ${a} dev ${br}`).join(" && ") });
+    // Deleting a subnet's primary address also deletes its secondaries: ours is put back if it was there.
+    const cmds = [...stale.map((a) => `ip addr del ${a} dev ${br}`), ...(present ? [`ip addr replace ${addr!.cidr} dev ${br}`] : [])];
+    steps.push({ title: `${br}: remove ${stale.join(", ")}`, cmd: cmds.join(" && ") });
   }
-  if (addr && !(current?.addresses ?? []).includes(addr.cidr)) {
-    steps.push({ title: `${br}: add ${addr.cidr}`, cmd: `ip addr add ${addr.cidr} dev ${br}` });
-  } else if (addr && stale.length) {
-    // Deleting a subnet's primary address also deletes its secondaries: make sure ours is still there.
-    steps[steps.length - 1]!.cmd += ` && ip addr replace ${addr.cidr} dev ${br}`;
-  }
+  if (addr && !present) steps.push({ title: `${br}: add ${addr.cidr}`, cmd: `ip addr add ${addr.cidr} dev ${br}` });
   if (!current?.up) steps.push({ title: `${br}: link up`, cmd: `ip link set dev ${br} up` });
   return steps;
 }

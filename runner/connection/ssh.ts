@@ -161,6 +161,7 @@ export class SshConnection extends PosixConnection {
   private closing = false;
   private readonly inFlight = new Set<(err: UnreachableError) => void>();
   private readonly shells: RemoteShell[] = [];
+  private shellsOpening = 0;
 
   private constructor(
     private readonly client: InstanceType<typeof Client>,
@@ -232,14 +233,9 @@ export class SshConnection extends PosixConnection {
   private async idleShell(): Promise<RemoteShell | undefined> {
     const idle = this.shells.find((s) => s.claim());
     if (idle) return idle;
-    if (this.shells.length >= MAX_SHELLS || !this.slots.tryAcquire()) return undefined;
-    // Reserved while it opens, so concurrent callers do not open more.
-    const opening = { claim: () => false } as unknown as RemoteShell;
-    this.shells.push(opening);
-    const drop = (s: RemoteShell) => {
-      const i = this.shells.indexOf(s);
-      if (i >= 0) this.shells.splice(i, 1);
-    };
+    // Counted while they open, so concurrent callers do not open more.
+    if (this.shells.length + this.shellsOpening >= MAX_SHELLS || !this.slots.tryAcquire()) return undefined;
+    this.shellsOpening++;
     let ch: ClientChannel;
     try {
       ch = await new Promise<ClientChannel>((resolve, reject) => {
@@ -251,15 +247,16 @@ export class SshConnection extends PosixConnection {
       });
     } catch {
       // Refused (MaxSessions) or the connection is going: the exec path copes and reports.
-      drop(opening);
       this.slots.release();
       return undefined;
+    } finally {
+      this.shellsOpening--;
     }
     const shell = new RemoteShell(ch, () => this.lost, () => {
-      drop(shell);
+      this.shells.splice(this.shells.indexOf(shell), 1);
       this.slots.release();
     });
-    this.shells[this.shells.indexOf(opening)] = shell;
+    this.shells.push(shell);
     shell.claim();
     return shell;
   }
