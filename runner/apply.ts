@@ -3,6 +3,7 @@
  * this; the host context does, and only outside check mode.
  */
 import type { Become, Connection, RunResult } from "./connection/types.ts";
+import { randomBytes } from "node:crypto";
 import { shq } from "./quote.ts";
 import type { Change } from "./task.ts";
 import { waitForReboot, type Reconnectable } from "../tasks/reboot.ts";
@@ -56,7 +57,8 @@ export async function applyChange(conn: Connection, change: Change, opts: ApplyO
   }
   // Validate (and back up) on a temp file beside the target, then rename:
   // a file that fails validation never replaces the old one.
-  const tmp = `${change.path}.runbook-new`;
+  // A name of its own per write: two runs writing one file never share it.
+  const tmp = `${change.path}.runbook-${randomBytes(6).toString("hex")}`;
   await conn.put(tmp, change.content, putOpts);
   const steps: string[] = [];
   if (change.validate) {

@@ -3,8 +3,12 @@
  * it as an internal error and asks the user to report it.
  */
 
-/** Exit codes, as Ansible's: 0 ok, 1 usage/input, 2 a host failed, 4 a host unreachable. */
-export const EXIT = { ok: 0, input: 1, failed: 2, unreachable: 4 } as const;
+/**
+ * Exit codes (docs/guide.md, "Exit codes"): as Ansible's for 0 ok, 1 usage
+ * or input, 2 a host failed, 4 a host unreachable; 130 and 143 (128 + the
+ * signal) for a run stopped by SIGINT or SIGTERM; 70 an internal error.
+ */
+export const EXIT = { ok: 0, input: 1, failed: 2, unreachable: 4, internal: 70, interrupted: 130, sigterm: 143 } as const;
 
 /** An expected exit with a code and a message for the user (no stack trace). */
 export class ExitError extends Error {

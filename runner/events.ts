@@ -12,6 +12,8 @@ export interface HostCounts {
   failed: number;
   skipped: number;
   unreachable: number;
+  /** Check mode: state reads that failed after predicted changes (see TaskStatus). */
+  unknown: number;
   /** Milliseconds the host spent in the run. */
   time: number;
 }
@@ -26,6 +28,10 @@ export type RunEvent =
       check: boolean;
       diff: boolean;
       time: string;
+      /** The runner's process, to tell a running run from a crashed one (see history). */
+      pid?: number;
+      /** The process's start time, in clock ticks since boot (Linux), so a reused pid is not taken for it. */
+      pidStart?: string;
     }
   | { type: "play.start"; play: string; hosts: string[]; check: boolean }
   | { type: "task.start"; host: string; play: string; role?: string; task: string }
@@ -49,11 +55,22 @@ export type RunEvent =
     }
   | { type: "handler.notified"; host: string; play: string; handler: string; by: string }
   | { type: "handler.pending"; host: string; play: string; handler: string; fromRun: string }
-  | { type: "host.failed"; host: string; play: string; message: string }
+  /** `task`: the failed task, whose result line already told why. */
+  | { type: "host.failed"; host: string; play: string; message: string; task?: string }
   | { type: "host.unreachable"; host: string; play: string; message: string }
   | { type: "message"; level: "info" | "warn"; host?: string; text: string }
   | { type: "play.end"; play: string }
-  | { type: "run.end"; runId: string; recap: Record<string, HostCounts>; exitCode: number; ms: number };
+  | {
+      type: "run.end";
+      runId: string;
+      recap: Record<string, HostCounts>;
+      exitCode: number;
+      ms: number;
+      /** Stopped on request (SIGINT, SIGTERM): the reason. */
+      interrupted?: string;
+      /** The run could not finish (an internal error, an abort): what happened. */
+      error?: string;
+    };
 
 export type EventSink = (event: RunEvent) => void;
 

@@ -61,11 +61,52 @@ export function readRun(runId: string, dir = stateDir()): StoredEvent[] | null {
     .map((l) => JSON.parse(l) as StoredEvent);
 }
 
+/**
+ * How a run stands: `running` (its runner process is alive), `finished`
+ * (ended by itself, whatever its exit code), `interrupted` (stopped by
+ * SIGINT/SIGTERM), `crashed` (no end record and its process is gone).
+ */
+export type RunState = "running" | "finished" | "interrupted" | "crashed";
+
 export interface RunSummary {
   runId: string;
   start: Extract<RunEvent, { type: "run.start" }>;
   end?: Extract<RunEvent, { type: "run.end" }>;
   hosts: string[];
+  state: RunState;
+}
+
+/**
+ * A process's start time in clock ticks since boot (field 22 of
+ * /proc/PID/stat), which with the pid names one process even after the pid
+ * is reused; undefined where /proc is not there.
+ */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces and parentheses: count from its end.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the runner process that started a run is still alive. */
+function runnerAlive(start: RunSummary["start"]): boolean {
+  if (!start.pid) return false;
+  try {
+    process.kill(start.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  const now = processStartTime(start.pid);
+  return start.pidStart === undefined || now === undefined || now === start.pidStart;
+}
+
+/** The state of a run from its first and last records. */
+export function runState(start: RunSummary["start"], end: RunSummary["end"]): RunState {
+  if (end) return end.interrupted ? "interrupted" : "finished";
+  return runnerAlive(start) ? "running" : "crashed";
 }
 
 /** Runs newest first, optionally only those touching a host or started after a date. */
@@ -81,7 +122,7 @@ export function listRuns(opts: { host?: string; since?: Date; dir?: string } = {
     const end = events.find((e) => e.type === "run.end") as RunSummary["end"];
     const hosts = [...new Set(events.flatMap((e) => ("host" in e && e.host ? [e.host] : e.type === "play.start" ? e.hosts : [])))];
     if (opts.host && !hosts.includes(opts.host)) continue;
-    out.push({ runId: start.runId, start, end, hosts });
+    out.push({ runId: start.runId, start, end, hosts, state: runState(start, end) });
   }
   // Two runs started within one second have ids in random order; the
   // header's ISO time has milliseconds (and ISO strings sort as times).

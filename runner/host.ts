@@ -10,8 +10,10 @@ import { gatherFacts, type Facts } from "./facts/index.ts";
 import { shq } from "./quote.ts";
 import { Secret } from "./secret.ts";
 import { applyChange, describeChange } from "./apply.ts";
-import { defineTask, result, TaskFailedError, type Plan, type PlanContext, type TaskDef, type TaskResult } from "./task.ts";
+import { defineTask, LocalInputError, result, TaskFailedError, type Plan, type PlanContext, type TaskDef, type TaskResult } from "./task.ts";
 import type { PlayCoordinator } from "./coordinator.ts";
+import { InterruptedError, type RunControl } from "./control.ts";
+import { errorStack } from "./modules.ts";
 import { commandTask, type CommandParams } from "../tasks/command.ts";
 import { TASKS, type TaskMethods } from "../tasks/index.ts";
 
@@ -61,10 +63,12 @@ export interface HostRunSettings {
   diff: boolean;
   tags: string[];
   skipTags: string[];
-  /** Skip tasks until one whose name matches (then run normally). */
+  /** Skip tasks until one whose name matches (then run normally), per host. */
   startAtTask?: string;
   verbose: number;
   baseDir: string;
+  /** Stop requests (Ctrl-C): no task starts once a stop is asked for. */
+  control?: RunControl;
 }
 
 interface HandlerEntry {
@@ -90,6 +94,9 @@ export class Host {
   #roleTags: string[] = [];
   /** Handlers still notified when the host failed (recorded for the next run). */
   pendingFromRun = new Map<string, string>();
+  /** Tasks started and not finished; and those nobody awaited (see task()). */
+  readonly #inflight = new Set<Promise<unknown>>();
+  readonly #unawaited: { task: string; at: string }[] = [];
   #facts: Facts;
   readonly #setFacts: ((facts: Facts) => void) | undefined;
 
@@ -167,8 +174,45 @@ export class Host {
    * Runs a task: plan, then (unless check mode) apply, with the common
    * options. Resolves with the result; rejects with TaskFailedError when the
    * task fails (unless `ignoreErrors`), which stops this host's play.
+   *
+   * A task must be awaited: one that nobody awaits is found when it ends
+   * (or when the role returns while it still runs) and fails the host with
+   * the playbook line that started it, instead of crashing the process.
    */
-  async task<P>(def: TaskDef<P>, params: P, opts: TaskOptions = {}): Promise<TaskResult> {
+  task<P>(def: TaskDef<P>, params: P, opts: TaskOptions = {}): Promise<TaskResult> {
+    const site = new Error();
+    const inner = this.#task(def, params, opts);
+    const tracked = new TrackedPromise<TaskResult>((res, rej) => inner.then(res, rej));
+    // Handled here so an unawaited failure is reported by settleTasks, not
+    // as an unhandled rejection (an awaiting caller still gets the error).
+    Promise.prototype.then.call(tracked, undefined, () => undefined);
+    // `await` calls `then` a microtask later; look one macrotask after the end.
+    const settled = inner
+      .then(noop, noop)
+      .then(() => new Promise((res) => setImmediate(res)))
+      .then(() => {
+        this.#inflight.delete(settled);
+        if (!tracked.awaited) this.#unawaited.push({ task: opts.title ?? def.describe(params), at: callSite(site) });
+      });
+    this.#inflight.add(settled);
+    return tracked;
+  }
+
+  /**
+   * Called when the role or play function returned: waits for tasks still
+   * running (started without `await`) and fails the host naming them.
+   * @internal
+   */
+  async settleTasks(): Promise<void> {
+    while (this.#inflight.size) await Promise.allSettled([...this.#inflight]);
+    if (this.#unawaited.length === 0) return;
+    const list = this.#unawaited.splice(0);
+    const message = list.map((u) => `task "${u.task}" was started but not awaited${u.at ? ` (${u.at})` : ""}`).join("; ") + ": add `await` before it";
+    this.#bus.emit({ type: "task.result", host: this.name, play: this.play, role: this.#role, task: list[0]!.task, kind: "await", status: "failed", reason: message, ms: 0 });
+    throw new TaskFailedError(this.name, list[0]!.task, result("failed", message));
+  }
+
+  async #task<P>(def: TaskDef<P>, params: P, opts: TaskOptions): Promise<TaskResult> {
     const name = opts.title ?? def.describe(params);
     const started = Date.now();
     const emitResult = (r: TaskResult, commands: string[] = []) => {
@@ -192,6 +236,8 @@ export class Host {
       });
     };
 
+    const stop = this.#settings.control?.stopping;
+    if (stop) throw new InterruptedError(this.name, stop);
     const skip = this.#skipReason(name, opts);
     if (skip) {
       const r = result("skipped", skip);
@@ -204,8 +250,9 @@ export class Host {
     const attempts = Math.max(1, (opts.retries ?? 0) + 1);
     let r: TaskResult = result("failed", "not run");
     let commands: string[] = [];
+    let hostState = false;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      ({ r, commands } = await this.#planAndApply(def, params, become, opts));
+      ({ r, commands, hostState } = await this.#planAndApply(def, params, become, opts));
       r = applyOverrides(r, opts);
       const done = opts.until ? !r.failed && opts.until(r) : !r.failed;
       if (done || attempt === attempts) break;
@@ -214,11 +261,14 @@ export class Host {
     if (opts.until && !r.failed && !opts.until(r)) {
       r = result("failed", `condition not met after ${attempts} attempt(s)`, { stdout: r.stdout, stderr: r.stderr, rc: r.rc });
     }
-    if (r.failed && this.#settings.check && this.#predicted.count > 0) {
-      // In check mode earlier changes were only predicted, so a state read that
-      // depends on them (a file not yet written) fails. Say so instead of
-      // failing the host: the real run makes those changes first.
-      r = result("skipped", `check mode: ${r.reason} — likely because ${this.#predicted.count} earlier change(s) on this host were only predicted`, {
+    if (r.failed && hostState && this.#settings.check && this.#predicted.count > 0) {
+      // In check mode earlier changes were only predicted, so a state read
+      // that depends on them (a file not yet written, a package not yet
+      // installed) may fail now and not in the real run. Say exactly that,
+      // with the error; errors that do not depend on the host's state (a
+      // template, a local file, a bad parameter) stay failures.
+      const n = this.#predicted.count;
+      r = result("unknown", `would fail now, but may depend on ${n} predicted change${n === 1 ? "" : "s"} on this host: ${r.reason}`, {
         stdout: r.stdout,
         stderr: r.stderr,
         rc: r.rc,
@@ -237,15 +287,22 @@ export class Host {
     params: P,
     become: Become | undefined,
     opts: TaskOptions,
-  ): Promise<{ r: TaskResult; commands: string[] }> {
+  ): Promise<{ r: TaskResult; commands: string[]; hostState: boolean }> {
     const timeoutMs = opts.timeout ? opts.timeout * 1000 : undefined;
+    // Whether a failure may depend on the host's state: set once the plan
+    // read the host (a plan that throws before that failed on its own input).
+    let hostState = false;
     const ctx: PlanContext = {
       host: this.name,
       facts: this.facts,
       vars: this.vars,
       baseDir: this.#settings.baseDir,
-      probe: (command, o) => this.#conn.run(command, { become, stdin: o?.stdin, timeoutMs }),
+      probe: (command, o) => {
+        hostState = true;
+        return this.#conn.run(command, { become, stdin: o?.stdin, timeoutMs });
+      },
       read: async (path) => {
+        hostState = true;
         // base64: `run` decodes output as UTF-8, which would mangle binary files.
         const res = await this.#conn.run(`if [ -f ${shq(path)} ]; then base64 < ${shq(path)}; else exit 3; fi`, { become, timeoutMs });
         if (res.code === 3) return null;
@@ -258,26 +315,34 @@ export class Host {
       plan = await def.plan(ctx, params);
     } catch (err) {
       if (isConnectionError(err)) throw err;
-      return { r: result("failed", (err as Error).message), commands: [] };
+      return { r: result("failed", (err as Error).message), commands: [], hostState: hostState && !(err instanceof LocalInputError) };
     }
     const commands = plan.changes.map(describeChange);
-    if (plan.changes.length === 0) return { r: result("ok", plan.reason, { diffs: undefined }), commands };
+    if (plan.changes.length === 0) return { r: result("ok", plan.reason, { diffs: undefined }), commands, hostState };
     if (this.#settings.check && !plan.readOnly) {
-      return { r: result("changed", plan.reason, { diffs: plan.diffs, predicted: true }), commands };
+      return { r: result("changed", plan.reason, { diffs: plan.diffs, predicted: true }), commands, hostState };
     }
     let last: RunResult | undefined;
     for (const change of plan.changes) {
-      last = await applyChange(this.#conn, change, { become, timeoutMs });
+      try {
+        last = await applyChange(this.#conn, change, { become, timeoutMs });
+      } catch (err) {
+        // An upload that broke off, a local write that failed: a failed
+        // task with its message, not a stack trace.
+        if (isConnectionError(err)) throw err;
+        last = { code: 1, stdout: "", stderr: (err as Error).message };
+      }
       if (last.code !== 0) {
         const why = last.code === 124 ? `timed out after ${opts.timeout} s` : firstLine(last.stderr) || firstLine(last.stdout) || `exit code ${last.code}`;
         return {
           r: result("failed", `${describeChange(change)}: ${why}`, { stdout: last.stdout, stderr: last.stderr, rc: last.code, diffs: plan.diffs }),
           commands,
+          hostState: true,
         };
       }
     }
     const status = plan.readOnly ? "ok" : "changed";
-    return { r: result(status, plan.reason, { diffs: plan.diffs, stdout: last?.stdout, stderr: last?.stderr, rc: last?.code }), commands };
+    return { r: result(status, plan.reason, { diffs: plan.diffs, stdout: last?.stdout, stderr: last?.stderr, rc: last?.code }), commands, hostState };
   }
 
   #skipReason(name: string, opts: TaskOptions): string | null {
@@ -351,7 +416,7 @@ export class Host {
    * waits and receives the same value (a keyring, a join token).
    */
   runOnce<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    return this.#coord.runOnce(key, fn);
+    return this.#coord.runOnce(key, fn, this.name);
   }
 
   /** Waits until every host still running this play reaches the same barrier. */
@@ -465,4 +530,40 @@ function firstLine(s: string | undefined): string {
 
 function isConnectionError(err: unknown): boolean {
   return (err as Error)?.name === "UnreachableError";
+}
+
+/**
+ * The promise a task method returns: it notes whether anyone awaited it
+ * (`await` and `.then` both call `then`), so a task started without `await`
+ * is reported instead of failing unseen.
+ */
+class TrackedPromise<T> extends Promise<T> {
+  awaited = false;
+  // Promises derived with then/catch are plain ones.
+  static override get [Symbol.species]() {
+    return Promise;
+  }
+  override then<A = T, B = never>(onFulfilled?: ((v: T) => A | PromiseLike<A>) | null, onRejected?: ((e: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+    this.awaited = true;
+    return super.then(onFulfilled, onRejected);
+  }
+}
+
+/** The first frame of a stack outside runbook's engine and task library: the playbook or role line. */
+function callSite(err: Error): string {
+  for (const line of errorStack(err).split("\n").slice(1)) {
+    const m = /\(?((?:file:\/\/)?\/[^\s()]+:\d+:\d+)\)?\s*$/.exec(line);
+    if (!m) continue;
+    const where = m[1]!.replace(/^file:\/\//, "");
+    if (/\/(runner|tasks|dist|node_modules)\//.test(where) && !/\/test\/fixtures\//.test(where)) continue;
+    return relativeToCwd(where);
+  }
+  return "";
+}
+
+function noop(): void {}
+
+function relativeToCwd(path: string): string {
+  const cwd = process.cwd() + "/";
+  return path.startsWith(cwd) ? path.slice(cwd.length) : path;
 }

@@ -7,7 +7,8 @@
  */
 import type { Connection } from "./connection/types.ts";
 import { UnreachableError } from "./connection/types.ts";
-import { PlayCoordinator } from "./coordinator.ts";
+import { CoordinationError, PlayCoordinator, type Slots } from "./coordinator.ts";
+import { InterruptedError } from "./control.ts";
 import type { EventBus, HostCounts } from "./events.ts";
 import { EXIT } from "./errors.ts";
 import { gatherFacts, type Facts } from "./facts/index.ts";
@@ -41,6 +42,13 @@ export interface SchedulerDeps {
   become: { password?: string };
   pending: PendingHandlers;
   runId: string;
+  /**
+   * Registers a step to run synchronously if the run is aborted outright
+   * (a second Ctrl-C); returns its removal.
+   */
+  onAbort?(fn: () => void): () => void;
+  /** Filled in by runPlays: the recap so far, for a run that ends abnormally. */
+  live?: { outcome?: () => RunOutcome };
 }
 
 interface HostState {
@@ -50,21 +58,30 @@ interface HostState {
   facts?: Facts;
   started: number;
   predicted: { count: number };
+  /** --start-at-task: whether this host has reached the task yet. */
+  startAt: { found: boolean };
+  interrupted: boolean;
 }
 
-/** Hands out at most `n` concurrent slots. */
-class Limiter {
+/** Hands out at most `n` concurrent slots (a host waiting at a barrier gives its slot back). */
+class Limiter implements Slots {
   #active = 0;
   readonly #queue: (() => void)[] = [];
   constructor(readonly n: number) {}
-  async run<T>(fn: () => Promise<T>): Promise<T> {
+  async acquire(): Promise<void> {
     if (this.#active >= this.n) await new Promise<void>((r) => this.#queue.push(r));
     this.#active++;
+  }
+  release(): void {
+    this.#active--;
+    this.#queue.shift()?.();
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    await this.acquire();
     try {
       return await fn();
     } finally {
-      this.#active--;
-      this.#queue.shift()?.();
+      this.release();
     }
   }
 }
@@ -72,6 +89,8 @@ class Limiter {
 export interface RunOutcome {
   recap: Record<string, HostCounts>;
   exitCode: number;
+  /** The stop reason when the run was interrupted (SIGINT...). */
+  interrupted?: string;
 }
 
 export async function runPlays(pb: Playbook, plays: PreparedPlay[], deps: SchedulerDeps): Promise<RunOutcome> {
@@ -79,7 +98,15 @@ export async function runPlays(pb: Playbook, plays: PreparedPlay[], deps: Schedu
   const hostState = (h: string) => {
     let s = state.get(h);
     if (!s) {
-      s = { counts: { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0, time: 0 }, failed: false, unreachable: false, started: Date.now(), predicted: { count: 0 } };
+      s = {
+        counts: { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0, unknown: 0, time: 0 },
+        failed: false,
+        unreachable: false,
+        started: Date.now(),
+        predicted: { count: 0 },
+        startAt: { found: !deps.settings.startAtTask },
+        interrupted: false,
+      };
       state.set(h, s);
     }
     return s;
@@ -88,11 +115,14 @@ export async function runPlays(pb: Playbook, plays: PreparedPlay[], deps: Schedu
     if (e.type === "task.result") hostState(e.host).counts[e.status]++;
   });
 
+  if (deps.live) deps.live.outcome = () => outcome(state, deps.settings.control?.stopping ?? undefined);
   const limiter = new Limiter(Math.max(1, deps.forks));
-  const startAt = { found: !deps.settings.startAtTask };
+  const control = deps.settings.control;
   let stopAll = false;
+  control?.onStop(() => (stopAll = true));
 
   for (const prepared of plays) {
+    if (stopAll) break;
     const { play } = prepared;
     const hosts = prepared.hosts.filter((h) => !hostState(h).failed && !hostState(h).unreachable);
     deps.bus.emit({ type: "play.start", play: play.name, hosts, check: deps.settings.check });
@@ -101,30 +131,37 @@ export async function runPlays(pb: Playbook, plays: PreparedPlay[], deps: Schedu
       deps.bus.emit({ type: "play.end", play: play.name });
       continue;
     }
-    const coord: PlayCoordinator = new PlayCoordinator(hosts, (name): Promise<Host> => outsideHost(name, prepared, hostState(name), coord, deps, startAt));
+    const coord: PlayCoordinator = new PlayCoordinator(hosts, (name): Promise<Host> => outsideHost(name, prepared, hostState(name), coord, deps));
+    coord.useSlots(limiter);
     let failedInPlay = 0;
     for (const batch of batches(hosts, play.serial)) {
       if (stopAll) break;
+      coord.startBatch(batch);
       await Promise.all(
         batch.map((name) =>
           limiter.run(async () => {
-            if (stopAll) return;
             const s = hostState(name);
             try {
-              await runHostPlay(name, prepared, s, coord, deps, startAt);
+              if (stopAll) return;
+              await runHostPlay(name, prepared, s, coord, deps);
             } catch (err) {
-              if (err instanceof UnreachableError) {
+              if (err instanceof InterruptedError || (control?.stopping && !(err instanceof TaskFailedError))) {
+                // Stopped on request: neither failed nor unreachable (the
+                // recap and run.end say the run was interrupted).
+                s.interrupted = true;
+              } else if (err instanceof UnreachableError) {
                 s.unreachable = true;
                 s.counts.unreachable++;
                 deps.bus.emit({ type: "host.unreachable", host: name, play: play.name, message: err.message });
               } else {
                 s.failed = true;
-                const message = err instanceof TaskFailedError ? err.message : `${name}: ${errorStack(err)}`;
+                const expected = err instanceof TaskFailedError || err instanceof CoordinationError;
+                const message = expected ? (err as Error).message : `${name}: ${errorStack(err)}`;
                 if (!(err instanceof TaskFailedError)) s.counts.failed++;
-                deps.bus.emit({ type: "host.failed", host: name, play: play.name, message });
+                deps.bus.emit({ type: "host.failed", host: name, play: play.name, message, ...(err instanceof TaskFailedError ? { task: err.task } : {}) });
               }
-              failedInPlay++;
-              if (play.anyErrorsFatal) stopAll = true;
+              if (!s.interrupted) failedInPlay++;
+              if (play.anyErrorsFatal && !s.interrupted) stopAll = true;
             } finally {
               coord.leave(name);
               s.counts.time = Date.now() - s.started;
@@ -141,10 +178,21 @@ export async function runPlays(pb: Playbook, plays: PreparedPlay[], deps: Schedu
     if (stopAll) break;
   }
 
+  return outcome(state, control?.stopping ?? undefined);
+}
+
+/** The recap and exit code of the hosts so far (also what an aborted run records). */
+function outcome(state: Map<string, HostState>, interrupted: string | undefined): RunOutcome {
   const recap = Object.fromEntries([...state].map(([h, s]) => [h, s.counts]));
   const anyFailed = [...state.values()].some((s) => s.failed);
   const anyUnreachable = [...state.values()].some((s) => s.unreachable);
+  if (interrupted) return { recap, exitCode: interruptedExit(interrupted), interrupted };
   return { recap, exitCode: anyFailed ? EXIT.failed : anyUnreachable ? EXIT.unreachable : EXIT.ok };
+}
+
+/** 128 + the signal's number, as shells report a process killed by it. */
+export function interruptedExit(reason: string): number {
+  return reason === "SIGTERM" ? EXIT.sigterm : EXIT.interrupted;
 }
 
 async function runHostPlay(
@@ -153,7 +201,6 @@ async function runHostPlay(
   s: HostState,
   coord: PlayCoordinator,
   deps: SchedulerDeps,
-  startAt: { found: boolean },
 ): Promise<void> {
   const { play } = prepared;
   const conn = await deps.connect(name);
@@ -167,12 +214,17 @@ async function runHostPlay(
     settings: deps.settings,
     coord,
     become: { ...(prepared.become.get(name) ?? { enabled: false }), password: deps.become.password },
-    startAt,
+    startAt: s.startAt,
     predicted: s.predicted,
     setFacts: (f) => (s.facts = f),
   });
   h.pendingFromRun = deps.pending.forHost(name, play.name);
   coord.register(h);
+  // A second Ctrl-C ends the process at once: record what is pending first.
+  const untrack = deps.onAbort?.(() => {
+    const pending = h.pendingHandlers();
+    if (pending.length) deps.pending.record(name, play.name, pending, deps.runId);
+  });
   const params = prepared.params.get(name) ?? [];
   try {
     for (const [i, inst] of (play.roles ?? []).entries()) {
@@ -181,16 +233,16 @@ async function runHostPlay(
         continue;
       }
       h.enterRole(inst.spec.name, [...(play.tags ?? []), ...inst.tags]);
-      await (inst as RoleInstance<Shape>).spec.run(h, params[i] as never);
+      await settled(h, (inst as RoleInstance<Shape>).spec.run(h, params[i] as never));
     }
     h.enterRole(undefined, play.tags ?? []);
-    if (play.tasks) await play.tasks(h);
+    if (play.tasks) await settled(h, play.tasks(h));
     await h.flushHandlers();
     deps.pending.clear(name, play.name);
   } catch (err) {
     const pending = h.pendingHandlers();
     if (pending.length) {
-      if (deps.forceHandlers && !(err instanceof UnreachableError)) {
+      if (deps.forceHandlers && !(err instanceof UnreachableError) && !deps.settings.control?.stopping) {
         await h.flushHandlers().catch(() => undefined);
         deps.pending.clear(name, play.name);
       } else {
@@ -199,11 +251,27 @@ async function runHostPlay(
       }
     }
     throw err;
+  } finally {
+    untrack?.();
   }
 }
 
+/**
+ * Awaits a role's (or play's) body, then the tasks it started without
+ * `await`: those fail the host by name instead of crashing the run later.
+ */
+async function settled(h: Host, body: Promise<unknown> | unknown): Promise<void> {
+  try {
+    await body;
+  } catch (err) {
+    await h.settleTasks().catch(() => undefined);
+    throw err;
+  }
+  await h.settleTasks();
+}
+
 /** A context for a host a role delegates to that is not in the play (its connection, facts and inventory vars). */
-async function outsideHost(name: string, prepared: PreparedPlay, s: HostState, coord: PlayCoordinator, deps: SchedulerDeps, startAt: { found: boolean }): Promise<Host> {
+async function outsideHost(name: string, prepared: PreparedPlay, s: HostState, coord: PlayCoordinator, deps: SchedulerDeps): Promise<Host> {
   const vars = deps.varsOf(name);
   if (!vars) throw new Error(`delegateTo: host ${name} is not in the inventory`);
   const conn = await deps.connect(name);
@@ -214,7 +282,7 @@ async function outsideHost(name: string, prepared: PreparedPlay, s: HostState, c
     settings: deps.settings,
     coord,
     become: { enabled: !!prepared.play.become, user: prepared.play.becomeUser, password: deps.become.password },
-    startAt,
+    startAt: s.startAt,
     predicted: s.predicted,
     setFacts: (f) => (s.facts = f),
   });

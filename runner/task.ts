@@ -8,7 +8,13 @@
 import type { Facts } from "./facts/index.ts";
 import type { RunResult } from "./connection/types.ts";
 
-export type TaskStatus = "ok" | "changed" | "skipped" | "failed";
+/**
+ * `unknown` is check mode's honest answer for a state read that fails after
+ * earlier changes on the host were only predicted: it would fail now, and
+ * may not once those changes are made. It is counted, printed and recorded,
+ * never turned into `skipped`.
+ */
+export type TaskStatus = "ok" | "changed" | "skipped" | "failed" | "unknown";
 
 /** Runs a command on the host; the plan's state reads and the apply step both use it. */
 export interface RunChange {
@@ -136,6 +142,18 @@ export function result(status: TaskStatus, reason: string, extra: Partial<TaskRe
     skipped: status === "skipped",
     ...extra,
   };
+}
+
+/**
+ * A task's own input is wrong (a template that does not render, a missing
+ * local file, a bad parameter): the failure does not depend on the host's
+ * state, so check mode reports it as failed even after predicted changes.
+ */
+export class LocalInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LocalInputError";
+  }
 }
 
 /** A task failed and the host's play stops (caught by the scheduler). */

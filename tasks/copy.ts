@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { Secret } from "../runner/secret.ts";
-import { defineTask, type Change, type FileDiff, type PlanContext } from "../runner/task.ts";
+import { defineTask, LocalInputError, type Change, type FileDiff, type PlanContext } from "../runner/task.ts";
 import { attrChanges, normMode, statPath } from "./stat.ts";
 
 interface CopyCommon {
@@ -65,7 +65,7 @@ export const copyTask = defineTask<CopyParams>({
     if (p.src !== undefined) {
       const file = isAbsolute(p.src) ? p.src : resolve(ctx.baseDir, p.src);
       content = await readFile(file).catch(() => {
-        throw new Error(`copy: local file ${file} not found`);
+        throw new LocalInputError(`copy: local file ${file} not found`);
       });
     } else if (p.content instanceof Secret) {
       content = Buffer.from(p.content.reveal());

@@ -39,7 +39,7 @@
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { MASK, Redactor, Secret } from "../runner/secret.ts";
-import { defineTask, type Plan } from "../runner/task.ts";
+import { defineTask, LocalInputError, type Plan } from "../runner/task.ts";
 import { planFile } from "./copy.ts";
 import { localName, localPath, type LocalSrc } from "./local.ts";
 
@@ -78,7 +78,7 @@ export function engineFor(file: string): TemplateEngine {
 }
 
 /** A template failed to render: the message names the file and line. */
-export class TemplateError extends Error {
+export class TemplateError extends LocalInputError {
   constructor(
     readonly file: string,
     readonly line: number | undefined,
@@ -131,7 +131,7 @@ export const templateTask = defineTask<TemplateParams>({
     const name = localName(p.src, file);
     const engine = p.engine ?? engineFor(file);
     const text = await readFile(file, "utf8").catch(() => {
-      throw new Error(`template: local file ${name} not found${name === file ? "" : ` (${file})`}`);
+      throw new LocalInputError(`template: local file ${name} not found${name === file ? "" : ` (${file})`}`);
     });
     const view: Record<string, unknown> = { ...ctx.vars, facts: ctx.facts, ...(p.vars as Record<string, unknown> | undefined) };
     const secrets = new Redactor();

@@ -147,7 +147,11 @@ export const baseOs = role({
     }
 
     // ---- name and /etc/hosts
-    if (p.setHostname) await h.hostname({ name: p.hostname ?? h.name });
+    if (p.setHostname) {
+      // Later tasks and roles (templates with facts.hostname) see the new name.
+      const named = await h.hostname({ name: p.hostname ?? h.name });
+      if (named.changed && !named.predicted) await h.refreshFacts();
+    }
     if (p.hosts.length) await h.hostsFile({ entries: p.hosts });
 
     // ---- timezone
@@ -386,5 +390,8 @@ async function applyLive(h: Host, ifaces: InterfaceAddresses[], prune: boolean):
   const probe = await h.command("ip -o link show; echo ---; ip -o addr show", { readOnly: true, title: "live interfaces and addresses" });
   const plan = liveAddressPlan(ifaces, parseLive(probe.stdout ?? ""), h.facts.defaultRoute?.interface, prune);
   for (const n of plan.notes) (n.warn ? h.warn(n.text) : h.log(n.text));
-  for (const step of plan.steps) await h.command(step.cmd, { title: step.title });
+  let moved = false;
+  for (const step of plan.steps) moved = !(await h.command(step.cmd, { title: step.title })).predicted || moved;
+  // Later tasks see the addresses in facts.interfaces (not in check mode: nothing moved).
+  if (moved) await h.refreshFacts();
 }

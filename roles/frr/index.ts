@@ -176,10 +176,10 @@ export const frr = role({
     // A restart is needed when a file changed while FRR ran; when FRR starts
     // in this run it starts after both files were written, so it already
     // runs them (no second start a moment later).
-    let startedNow = false;
+    let startedNow: "started" | "would start" | false = false;
     const restart = h.handler("restart frr", async () => {
       if (startedNow) {
-        h.log("frr: FRR started in this run with the current files: no restart needed");
+        h.log(`frr: FRR ${startedNow === "started" ? "started" : "would be started"} in this run with the current files: no restart needed`);
         return;
       }
       return layout.restart(h);
@@ -203,6 +203,6 @@ export const frr = role({
     await h.service({ name: "frr", enabled: true });
     const start = await h.service({ name: "frr", state: "started", pattern: WATCHFRR_PATTERN });
     // Skipped: check mode on a host without FRR yet, where the real run starts it.
-    startedNow = start.changed || start.skipped;
+    startedNow = start.predicted || start.skipped ? "would start" : start.changed ? "started" : false;
   },
 });

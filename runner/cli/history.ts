@@ -35,7 +35,8 @@ export const command: Command = {
         (a, c) => ({ changed: a.changed + c.changed, failed: a.failed + c.failed, unreachable: a.unreachable + c.unreachable }),
         { changed: 0, failed: 0, unreachable: 0 },
       );
-      const result = !r.end ? "unfinished" : r.end.exitCode === 0 ? "ok" : `exit ${r.end.exitCode}`;
+      const result =
+        r.state === "running" ? "running" : r.state === "crashed" ? "crashed (no end record; its process is gone)" : `${r.state === "interrupted" ? `interrupted (${r.end!.interrupted}), ` : ""}${r.end!.exitCode === 0 ? "ok" : `exit ${r.end!.exitCode}`}`;
       console.log(
         `${r.runId}  ${r.start.time.slice(0, 19).replace("T", " ")}  ${r.start.user.padEnd(8)}  ${r.start.playbook}${r.start.check ? " (check)" : ""}` +
           `${r.start.limit ? ` --limit ${r.start.limit}` : ""}  hosts ${r.hosts.length}, changed ${totals.changed}, failed ${totals.failed}` +

@@ -4,7 +4,7 @@
  * command uses. Expected exits are ExitError(code); anything else is a bug,
  * printed as an internal error with a request to report it.
  */
-import { ExitError } from "../errors.ts";
+import { EXIT, ExitError } from "../errors.ts";
 import { errorStack } from "../modules.ts";
 
 export interface Command {
@@ -36,7 +36,8 @@ function help(): string {
     "  runbook <command> --help    options of one command",
     "  runbook --version",
     "",
-    "exit codes: 0 ok, 1 usage or input error, 2 a host failed, 4 a host unreachable",
+    "exit codes: 0 ok, 1 usage or input error, 2 a host failed, 4 a host unreachable,",
+    "            70 internal error, 130 interrupted (SIGINT), 143 terminated (SIGTERM)",
   ].join("\n");
 }
 
@@ -68,6 +69,6 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     console.error(`runbook: internal error: ${errorStack(err)}\nThis is a bug in runbook; please report it with the command you ran.`);
-    return 70;
+    return EXIT.internal;
   }
 }

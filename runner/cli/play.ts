@@ -15,11 +15,15 @@ import { HistoryWriter, newRunId } from "../history.ts";
 import { loadInventory, type Inventory } from "../inventory/index.ts";
 import { consolePrinter, loadSpinner } from "../output/console.ts";
 import { jsonPrinter } from "../output/json.ts";
+import { stdoutWriter } from "../output/stdout.ts";
+import { RunControl } from "../control.ts";
+import { errorStack } from "../modules.ts";
+import { processStartTime } from "../history.ts";
 import { importModule } from "../modules.ts";
 import { limitHosts, resolvePattern } from "../patterns.ts";
 import type { Playbook, Prompt } from "../playbook.ts";
 import { answerPrompts, inquirerAsk, type Ask } from "../prompts.ts";
-import { prepareParams, runPlays, type PreparedPlay } from "../scheduler.ts";
+import { interruptedExit, prepareParams, runPlays, type PreparedPlay, type RunOutcome } from "../scheduler.ts";
 import { Redactor, Secret } from "../secret.ts";
 import { PendingHandlers } from "../state.ts";
 import { hostVars, parseExtraVars } from "../vars.ts";
@@ -122,8 +126,12 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
   const bus = new EventBus(redactor);
   const verbose = values.verbose?.length ?? 0;
   const tty = !!process.stdout.isTTY;
-  bus.subscribe(values.json ? jsonPrinter() : consolePrinter({ verbose, diff: !!values.diff, tty, ora: await loadSpinner(tty && !values.json) }));
-  bus.subscribe(new HistoryWriter(runId).write);
+  // A reader that goes away (`| head`) must not change what happens on the
+  // hosts: output stops, the run and its history go on.
+  const write = stdoutWriter();
+  bus.subscribe(values.json ? jsonPrinter(write) : consolePrinter({ verbose, diff: !!values.diff, tty, write, ora: await loadSpinner(tty && !values.json) }));
+  const history = new HistoryWriter(runId);
+  bus.subscribe(history.write);
 
   const connections = new Map<string, Promise<Connection>>();
   const connect = (host: string) => {
@@ -145,8 +153,54 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
     check: !!values.check,
     diff: !!values.diff,
     time: new Date().toISOString(),
+    pid: process.pid,
+    pidStart: processStartTime(process.pid),
   });
-  let outcome;
+
+  // Every run ends with a recap and an end record, however it ends: done,
+  // stopped by a signal, aborted by a second one, or by a bug.
+  let ended = false;
+  const end = (o: RunOutcome & { error?: string }): number => {
+    if (ended) return o.exitCode;
+    ended = true;
+    bus.emit({ type: "run.end", runId, recap: o.recap, exitCode: o.exitCode, ms: Date.now() - started, ...(o.interrupted ? { interrupted: o.interrupted } : {}), ...(o.error ? { error: o.error } : {}) });
+    history.flush();
+    return o.exitCode;
+  };
+  const control = new RunControl();
+  const aborts = new Set<() => void>();
+  const live: { outcome?: () => RunOutcome } = {};
+  const soFar = (): RunOutcome => live.outcome?.() ?? { recap: {}, exitCode: EXIT.failed };
+  const closeAll = () => Promise.all([...connections.values()].map((c) => c.then((conn) => conn.close()).catch(() => undefined)));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (control.requestStop(signal)) {
+      const again = signal === "SIGINT" ? "Ctrl-C again" : `${signal} again`;
+      bus.emit({
+        type: "message",
+        level: "warn",
+        text: `${signal}: stopping. No new task starts; commands already running get ${GRACE_MS / 1000} s to finish, then their connections are closed. Handlers left pending run first next time. ${again} aborts at once.`,
+      });
+      setTimeout(() => void closeAll(), GRACE_MS).unref();
+      return;
+    }
+    // The second signal: record what is pending, end the record, leave now.
+    for (const fn of aborts) fn();
+    const code = end({ ...soFar(), exitCode: interruptedExit(signal), interrupted: signal, error: `aborted by a second ${signal}` });
+    process.exit(code);
+  };
+  // Every host waits on another and nothing else is left to happen (say, a
+  // runOnce whose host waits at a barrier): end the run with what is known
+  // instead of letting Node exit with code 13 and no record.
+  const onStall = () => {
+    if (ended) return;
+    const code = end({ ...soFar(), exitCode: EXIT.failed, error: "the run cannot continue: every remaining host waits for another (a barrier or runOnce that can never be reached)" });
+    process.exit(code);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  process.on("beforeExit", onStall);
+
+  let outcome: RunOutcome;
   try {
     outcome = await runPlays(pb, prepared, {
       bus,
@@ -158,6 +212,7 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
         startAtTask: values["start-at-task"],
         verbose,
         baseDir: dirname(file),
+        control,
       },
       connect,
       varsOf: (host) => (inv.hosts.has(host) ? hostVars(inv, host).vars : undefined),
@@ -166,13 +221,27 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
       become: { password: becomePassword },
       pending: new PendingHandlers(),
       runId,
+      onAbort: (fn) => {
+        aborts.add(fn);
+        return () => aborts.delete(fn);
+      },
+      live,
     });
+  } catch (err) {
+    // A bug in runbook: still a recap and an end record, then the usual report.
+    end({ ...soFar(), exitCode: EXIT.internal, error: errorStack(err) });
+    throw err;
   } finally {
-    await Promise.all([...connections.values()].map((c) => c.then((conn) => conn.close()).catch(() => undefined)));
+    process.off("beforeExit", onStall);
+    await closeAll();
   }
-  bus.emit({ type: "run.end", runId, recap: outcome.recap, exitCode: outcome.exitCode, ms: Date.now() - started });
-  return outcome.exitCode;
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  return end(outcome);
 }
+
+/** How long commands running at the first Ctrl-C may go on before their connections are closed. */
+const GRACE_MS = Number(process.env.RUNBOOK_STOP_GRACE_MS ?? 10_000);
 
 /** Imports a playbook module; its default export must be a `playbook(...)`. */
 export async function loadPlaybook(file: string): Promise<Playbook> {

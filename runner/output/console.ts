@@ -25,7 +25,7 @@ export async function loadSpinner(tty: boolean): Promise<ConsoleOptions["ora"]> 
   return tty ? (await import("ora")).default : undefined;
 }
 
-const STATUS_COLOR: Record<string, string> = { ok: "32", changed: "33", failed: "31", skipped: "36", unreachable: "31" };
+const STATUS_COLOR: Record<string, string> = { ok: "32", changed: "33", failed: "31", skipped: "36", unreachable: "31", unknown: "35" };
 
 export function consolePrinter(opts: ConsoleOptions): EventSink {
   const write = opts.write ?? ((t: string) => process.stdout.write(t));
@@ -66,13 +66,13 @@ export function consolePrinter(opts: ConsoleOptions): EventSink {
       case "task.result": {
         busy.delete(e.host);
         status();
-        const show = e.status === "changed" || e.status === "failed" || opts.verbose > 0;
+        const show = e.status === "changed" || e.status === "failed" || e.status === "unknown" || opts.verbose > 0;
         if (show) {
-          const label = e.status === "changed" && e.predicted ? "would change" : e.status;
+          const label = e.status === "changed" && e.predicted ? "would change" : e.status === "unknown" ? "would fail?" : e.status;
           const where = `${e.role ? `${e.role} › ` : ""}${e.task}`;
           line(`  ${e.host.padEnd(hostWidth)}  ${color(STATUS_COLOR[e.status]!, label.padEnd(12))} ${where}  ${color("2", `(${e.reason})`)}`);
           if (opts.verbose > 1 && e.commands?.length) for (const c of e.commands) line(color("2", `      $ ${c.split("\n")[0]}`));
-          if (e.status === "failed" && (e.stderr || e.stdout)) line(indent((e.stderr || e.stdout || "").trim(), 6));
+          if ((e.status === "failed" || e.status === "unknown") && (e.stderr || e.stdout)) line(indent((e.stderr || e.stdout || "").trim(), 6));
         }
         if (opts.diff && e.diffs?.length && e.status !== "ok") {
           for (const d of e.diffs) {
@@ -91,7 +91,8 @@ export function consolePrinter(opts: ConsoleOptions): EventSink {
       case "host.failed":
         busy.delete(e.host);
         status();
-        line(`  ${e.host.padEnd(hostWidth)}  ${color("31", "FAILED")}       ${e.message}`);
+        // A failed task already printed its line, with the reason.
+        if (!e.task) line(`  ${e.host.padEnd(hostWidth)}  ${color("31", "FAILED")}       ${e.message}`);
         break;
       case "host.unreachable":
         busy.delete(e.host);
@@ -105,7 +106,8 @@ export function consolePrinter(opts: ConsoleOptions): EventSink {
         spinner?.stop();
         spinner = undefined;
         line(recapTable(e.recap, check, color));
-        line(`${(e.ms / 1000).toFixed(1)} s, run ${e.runId}`);
+        if (e.error) line(color("31", e.error.split("\n")[0]!));
+        line(`${(e.ms / 1000).toFixed(1)} s, run ${e.runId}${e.interrupted ? ` (interrupted by ${e.interrupted}: exit ${e.exitCode})` : ""}`);
         break;
     }
   };
@@ -122,13 +124,17 @@ function indent(text: string, n: number): string {
 export function recapTable(recap: Record<string, HostCounts>, check: boolean, color: (c: string, t: string) => string = (_c, t) => t): string {
   const hosts = Object.keys(recap);
   const w = Math.max(4, ...hosts.map((h) => h.length));
-  const cols = ["ok", "changed", "failed", "skipped", "unreachable"] as const;
+  // `unknown` (check mode) gets a column only when a host has one.
+  const cols = hosts.some((h) => (recap[h]!.unknown ?? 0) > 0)
+    ? (["ok", "changed", "failed", "skipped", "unreachable", "unknown"] as const)
+    : (["ok", "changed", "failed", "skipped", "unreachable"] as const);
   const head = `${"host".padEnd(w)}  ${cols.map((c) => c.padStart(c.length)).join("  ")}  ${"time".padStart(7)}`;
   const rows = hosts.map((h) => {
     const c = recap[h]!;
     const cells = cols.map((k) => {
-      const v = String(c[k]).padStart(k.length);
-      return c[k] > 0 && k !== "ok" && k !== "skipped" ? color(STATUS_COLOR[k]!, v) : v;
+      const n = c[k] ?? 0;
+      const v = String(n).padStart(k.length);
+      return n > 0 && k !== "ok" && k !== "skipped" ? color(STATUS_COLOR[k]!, v) : v;
     });
     return `${h.padEnd(w)}  ${cells.join("  ")}  ${`${(c.time / 1000).toFixed(1)}s`.padStart(7)}`;
   });

@@ -33,7 +33,7 @@ export const MODE_LABEL: Record<Mode, string> = {
 export const isAnsible = (m: Mode): m is "ansible" | "ansible-pipelining" | "ansible-mitogen" => m.startsWith("ansible");
 
 /** One host's line of a recap, in either tool's terms (runbook's counts without its timing). */
-export type HostCounts = Omit<RunnerHostCounts, "time">;
+export type HostCounts = Omit<RunnerHostCounts, "time" | "unknown">;
 export type Recap = Record<string, HostCounts>;
 
 /**

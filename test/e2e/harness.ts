@@ -147,8 +147,12 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the `runbook` CLI with a private state dir (history, pending handlers) unless one is given. */
-export function runbook(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; stateDir?: string } = {}): Promise<CliResult> {
+/**
+ * Runs the `runbook` CLI with a private state dir (history, pending
+ * handlers) unless one is given. A run that hangs is killed after
+ * `timeoutMs` (default 15 minutes) and reported with what it printed.
+ */
+export function runbook(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; stateDir?: string; timeoutMs?: number } = {}): Promise<CliResult> {
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), "runbook-state-"));
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ["bin/runbook.js", ...args], {
@@ -160,7 +164,14 @@ export function runbook(args: string[], opts: { env?: NodeJS.ProcessEnv; input?:
     child.stdout.on("data", (d: Buffer) => (stdout += d));
     child.stderr.on("data", (d: Buffer) => (stderr += d));
     child.stdin.end(opts.input ?? "");
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    const timer = setTimeout(() => {
+      stderr += `\n(test harness: killed after ${opts.timeoutMs ?? 900_000} ms without exiting)\n`;
+      child.kill("SIGKILL");
+    }, opts.timeoutMs ?? 900_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
   });
 }
 

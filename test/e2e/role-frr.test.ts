@@ -192,6 +192,9 @@ s("--check --diff on fresh hosts predicts the FRR changes and writes nothing", a
   assert.is(r.code, 0, r.stderr + r.stdout.slice(-3000));
   assert.equal(await Promise.all(lab.hosts.map(upperSnapshot)), before, "check mode wrote nothing on any host");
   assert.not.ok(results(r.stdout).some((e) => e.status === "failed"), "nothing fails in check mode");
+  const notes = events(r.stdout).flatMap((e) => (e.type === "message" ? [e.text] : []));
+  assert.ok(notes.some((t) => /FRR would be started in this run/.test(t)), notes.join("\n"));
+  assert.not.ok(notes.some((t) => /FRR started in this run/.test(t)), "check mode does not claim FRR started");
 
   for (const h of lab.hosts) {
     const frr = results(r.stdout, h.name).filter((e) => e.role === "frr");
