@@ -15,6 +15,9 @@ function isReconnectable(conn: Connection): conn is Connection & Reconnectable {
 export interface ApplyOptions {
   become?: Become;
   timeoutMs?: number;
+  /** A command's output as it arrives (run changes only). */
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
 }
 
 /** One line for output and history: the command, or what a file write does. */
@@ -31,7 +34,7 @@ export function describeChange(change: Change): string {
 /** Applies one change. A non-zero `code` in the result means it failed. */
 export async function applyChange(conn: Connection, change: Change, opts: ApplyOptions): Promise<RunResult> {
   if (change.kind === "run") {
-    return conn.run(change.command, { stdin: change.stdin, become: opts.become, timeoutMs: opts.timeoutMs });
+    return conn.run(change.command, { stdin: change.stdin, become: opts.become, timeoutMs: opts.timeoutMs, onStdout: opts.onStdout, onStderr: opts.onStderr });
   }
   if (change.kind === "reconnect") {
     if (!isReconnectable(conn)) return { code: 1, stdout: "", stderr: `${conn.host}: this connection cannot reconnect (a local host cannot reboot under the runner)` };

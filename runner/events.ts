@@ -53,6 +53,11 @@ export type RunEvent =
       rc?: number;
       ms: number;
     }
+  /**
+   * Output of a command while it runs, in whole lines, at most every
+   * 200 ms per task (the full output is still in task.result).
+   */
+  | { type: "task.output"; host: string; play: string; task: string; stream: "stdout" | "stderr"; text: string }
   | { type: "handler.notified"; host: string; play: string; handler: string; by: string }
   | { type: "handler.pending"; host: string; play: string; handler: string; fromRun: string }
   /** `task`: the failed task, whose result line already told why. */

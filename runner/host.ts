@@ -252,7 +252,7 @@ export class Host {
     let commands: string[] = [];
     let hostState = false;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      ({ r, commands, hostState } = await this.#planAndApply(def, params, become, opts));
+      ({ r, commands, hostState } = await this.#planAndApply(def, params, become, opts, name));
       r = applyOverrides(r, opts);
       const done = opts.until ? !r.failed && opts.until(r) : !r.failed;
       if (done || attempt === attempts) break;
@@ -282,11 +282,49 @@ export class Host {
     return r;
   }
 
+  /**
+   * Streams a command's output as `task.output` events while it runs: whole
+   * lines only (a secret is never cut in two before the redactor sees it),
+   * at most every 200 ms.
+   */
+  #liveOutput(task: string) {
+    const pending = { stdout: "", stderr: "" };
+    let timer: NodeJS.Timeout | undefined;
+    const emit = (stream: "stdout" | "stderr", all: boolean) => {
+      const buf = pending[stream];
+      const cut = all ? buf.length : buf.lastIndexOf("\n") + 1;
+      if (cut === 0) return;
+      pending[stream] = buf.slice(cut);
+      this.#bus.emit({ type: "task.output", host: this.name, play: this.play, task, stream, text: buf.slice(0, cut) });
+    };
+    const flushLines = () => {
+      timer = undefined;
+      emit("stdout", false);
+      emit("stderr", false);
+    };
+    const on = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
+      pending[stream] += chunk.toString("utf8");
+      // A runaway line without a newline still shows, in 64 KiB pieces.
+      if (pending[stream].length > 65536) emit(stream, true);
+      timer ??= setTimeout(flushLines, 200);
+    };
+    return {
+      handlers: { onStdout: on("stdout"), onStderr: on("stderr") },
+      flush: () => {
+        clearTimeout(timer);
+        timer = undefined;
+        emit("stdout", true);
+        emit("stderr", true);
+      },
+    };
+  }
+
   async #planAndApply<P>(
     def: TaskDef<P>,
     params: P,
     become: Become | undefined,
     opts: TaskOptions,
+    name: string,
   ): Promise<{ r: TaskResult; commands: string[]; hostState: boolean }> {
     const timeoutMs = opts.timeout ? opts.timeout * 1000 : undefined;
     // Whether a failure may depend on the host's state: set once the plan
@@ -323,14 +361,17 @@ export class Host {
       return { r: result("changed", plan.reason, { diffs: plan.diffs, predicted: true }), commands, hostState };
     }
     let last: RunResult | undefined;
+    const live = opts.noLog ? undefined : this.#liveOutput(name);
     for (const change of plan.changes) {
       try {
-        last = await applyChange(this.#conn, change, { become, timeoutMs });
+        last = await applyChange(this.#conn, change, { become, timeoutMs, ...live?.handlers });
       } catch (err) {
         // An upload that broke off, a local write that failed: a failed
         // task with its message, not a stack trace.
         if (isConnectionError(err)) throw err;
         last = { code: 1, stdout: "", stderr: (err as Error).message };
+      } finally {
+        live?.flush();
       }
       if (last.code !== 0) {
         const why = last.code === 124 ? `timed out after ${opts.timeout} s` : firstLine(last.stderr) || firstLine(last.stdout) || `exit code ${last.code}`;

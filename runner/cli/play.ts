@@ -178,7 +178,7 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
       bus.emit({
         type: "message",
         level: "warn",
-        text: `${signal}: stopping. No new task starts; commands already running get ${GRACE_MS / 1000} s to finish, then their connections are closed. Handlers left pending run first next time. ${again} aborts at once.`,
+        text: `${signal}: stopping — no new task starts; running commands get ${GRACE_MS / 1000} s to finish; pending handlers run first next time. ${again} aborts now.`,
       });
       setTimeout(() => void closeAll(), GRACE_MS).unref();
       return;

@@ -12,10 +12,14 @@
  * (with the exit status) and on stderr. The marker is random per shell, so
  * output cannot fake it. Output is split at the markers, byte-exact.
  *
+ * Live output: bytes are passed on as they arrive, except a tail that could
+ * be the start of the marker (it waits for the next chunk). A final newline
+ * that turns out to be the marker's own may have been passed on: live
+ * output can end with a newline the result does not have.
+ *
  * What the exec path does that this does not: stdin for the command (put,
- * sudo with a password), live output callbacks, signal names (a command
- * killed by a signal reports 128+n, as sh does). SshConnection routes those
- * to exec channels.
+ * sudo with a password), signal names (a command killed by a signal reports
+ * 128+n, as sh does). SshConnection routes those to exec channels.
  */
 import { randomBytes } from "node:crypto";
 import type { ClientChannel } from "ssh2";
@@ -29,8 +33,13 @@ class Stream {
   /** The last bytes seen, kept to find a marker split across chunks. */
   private tail = Buffer.alloc(0);
   private done: { code: number; size: number } | undefined;
+  /** Bytes already passed to `onData`. */
+  private sent = 0;
 
-  constructor(private readonly needle: Buffer) {}
+  constructor(
+    private readonly needle: Buffer,
+    private readonly onData?: (chunk: Buffer) => void,
+  ) {}
 
   get complete(): boolean {
     return this.done !== undefined;
@@ -48,11 +57,38 @@ class Stream {
       const end = region.indexOf(0x0a, at + this.needle.length);
       if (end >= 0) {
         this.done = { code: Number(region.subarray(at + this.needle.length, end).toString("latin1")), size: before + at };
+        this.forward(this.done.size);
         return;
       }
+      // The marker is here, its status line not yet: output ends before it.
+      this.forward(before + at);
     }
     // Keep enough to find the marker line when its start is in this chunk.
     this.tail = region.subarray(Math.max(0, region.length - this.needle.length - 16));
+    if (this.onData && at < 0) this.forward(this.total - this.heldBack(region));
+  }
+
+  /** How many bytes at the end of `region` could be the start of the marker (with its newline). */
+  private heldBack(region: Buffer): number {
+    const bare = this.needle.subarray(1);
+    for (let k = Math.min(bare.length - 1, region.length); k > 0; k--) {
+      if (region.subarray(region.length - k).equals(bare.subarray(0, k))) return region[region.length - k - 1] === 0x0a ? k + 1 : k;
+    }
+    return 0;
+  }
+
+  /** Passes on the output up to byte `upto` not passed on yet. */
+  private forward(upto: number): void {
+    if (!this.onData || upto <= this.sent) return;
+    let offset = 0;
+    for (const c of this.chunks) {
+      const from = Math.max(this.sent, offset);
+      const to = Math.min(upto, offset + c.length);
+      if (to > from) this.onData(c.subarray(from - offset, to - offset));
+      offset += c.length;
+      if (offset >= upto) break;
+    }
+    this.sent = upto;
   }
 
   /** The command's output (without the marker) and the status on the marker line. */
@@ -107,12 +143,12 @@ export class RemoteShell {
   }
 
   /** Runs one sh command line; `deadlineMs` kills the shell and answers 124. */
-  run(line: string, deadlineMs?: number): Promise<RawResult> {
+  run(line: string, deadlineMs?: number, live: { onStdout?: (c: Buffer) => void; onStderr?: (c: Buffer) => void } = {}): Promise<RawResult> {
     this.claimed = false;
     if (this.ended || this.current) return Promise.reject(new Error("remote shell is not available"));
     return new Promise<RawResult>((resolve, reject) => {
       const needle = (stream: string) => Buffer.from(`\n${this.marker}${stream} `);
-      const p: Pending = { out: new Stream(needle("o")), err: new Stream(needle("e")), resolve, reject };
+      const p: Pending = { out: new Stream(needle("o"), live.onStdout), err: new Stream(needle("e"), live.onStderr), resolve, reject };
       this.current = p;
       if (deadlineMs !== undefined) {
         p.timer = setTimeout(() => {

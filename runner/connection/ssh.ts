@@ -212,9 +212,9 @@ export class SshConnection extends PosixConnection {
 
   protected async exec(line: string, opts: RawExecOptions): Promise<RawResult> {
     if (this.lost) throw this.lost;
-    if (opts.stdin === undefined && !opts.onStdout && !opts.onStderr) {
+    if (opts.stdin === undefined) {
       const shell = await this.idleShell();
-      if (shell) return shell.run(line, opts.deadlineMs);
+      if (shell) return shell.run(line, opts.deadlineMs, opts);
     }
     await this.slots.acquire();
     try {

@@ -82,6 +82,10 @@ export function consolePrinter(opts: ConsoleOptions): EventSink {
         }
         break;
       }
+      case "task.output":
+        // -v: a long command's output as it comes.
+        if (opts.verbose > 0) for (const l of e.text.replace(/\n$/, "").split("\n")) line(color("2", `  ${e.host.padEnd(hostWidth)}  │ ${l}`));
+        break;
       case "handler.notified":
         if (opts.verbose > 0) line(`  ${e.host.padEnd(hostWidth)}  ${color("2", `notified handler "${e.handler}" (by ${e.by})`)}`);
         break;

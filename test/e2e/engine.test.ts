@@ -67,6 +67,8 @@ function start(args: string[], env: NodeJS.ProcessEnv) {
 }
 
 const LONG_STEP = /"type":"task.start"[^\n]*"task":"long step"/;
+/** The long step started on all three hosts (each has its copy done and its handler notified). */
+const LONG_STEP_ALL = /(?:"type":"task.start"[^\n]*"task":"long step"[^]*){3}/;
 
 /** `runbook history` as text, for a state dir. */
 const historyText = async (state: string) => (await runbook(["history"], { stateDir: state })).stdout;
@@ -161,7 +163,7 @@ s("Ctrl-C during a task after a notifying change: recap, exit 130, history says 
   const state = stateDir();
   const env = { RUNBOOK_STATE_DIR: state, RUNBOOK_STOP_GRACE_MS: "1000" };
   const p = start(["play", PB, "-i", lab.inventory, "-e", "case=interrupt", "--json"], env);
-  await p.until(LONG_STEP);
+  await p.until(LONG_STEP_ALL);
   assert.match(await historyText(state), /\brunning\b/, "a run in progress is `running`");
   p.child.kill("SIGINT");
   const code = await p.exited;
@@ -186,7 +188,7 @@ s("Ctrl-C during a task after a notifying change: recap, exit 130, history says 
 s("a second Ctrl-C aborts at once and still records the pending handlers and the end of the run", async ({ lab }) => {
   await clean(lab);
   const state = stateDir();
-  const p = start(["play", PB, "-i", lab.inventory, "-e", "case=interrupt", "--json"], { RUNBOOK_STATE_DIR: state, RUNBOOK_STOP_GRACE_MS: "60000" });
+  const p = start(["play", PB, "-i", lab.inventory, "-e", "case=interrupt", "--json", "-l", "tnode1"], { RUNBOOK_STATE_DIR: state, RUNBOOK_STOP_GRACE_MS: "60000" });
   await p.until(LONG_STEP);
   p.child.kill("SIGINT");
   await p.until(/SIGINT: stopping/);
@@ -195,7 +197,23 @@ s("a second Ctrl-C aborts at once and still records the pending handlers and the
   const end = endOf(history(state)[0]!);
   assert.ok(end?.interrupted === "SIGINT" && /aborted/.test(end.error ?? ""), JSON.stringify(end));
   const next = await play(lab, "handler-only", ["--json", "-l", "tnode1"], { stateDir: state });
-  assert.ok(events(next.stdout).some((e) => e.type === "handler.pending" && e.host === "tnode1"), next.stdout);
+  assert.ok(events(next.stdout).some((e) => e.type === "handler.pending" && e.host === "tnode1"), `${next.code}\n${next.stdout}\n${next.stderr}`);
+});
+
+s("a long command's output shows while it runs: under -v on the console, and as ordered events in --json", async ({ lab }) => {
+  for (const json of [false, true]) {
+    await clean(lab);
+    const p = start(["play", PB, "-i", lab.inventory, "-e", "case=stream", "-l", "tnode1", json ? "--json" : "-v"], { RUNBOOK_STATE_DIR: stateDir() });
+    await p.until(json ? /"type":"task.output"[^\n]*"text":"line 1\\n"/ : /tnode1\s+│ line 1\n/);
+    assert.not.match(p.out, /line 2/, "line 1 came while the command still ran");
+    await ssh(lab, "tnode1", `touch ${DIR}/go`);
+    assert.is(await p.exited, 0, p.out + p.err);
+    if (json) {
+      const evs = events(p.out).filter((e) => ("task" in e && e.task === "long command") || e.type === "task.output");
+      const order = evs.map((e) => (e.type === "task.output" ? `${e.stream}:${e.text}` : e.type));
+      assert.equal(order, ["task.start", "stdout:line 1\n", "stdout:line 2\n", "stderr:oops\n", "task.result"]);
+    } else assert.match(p.out, /tnode1\s+│ line 2\n/);
+  }
 });
 
 s("a runner killed outright leaves a run that history calls crashed, not running", async ({ lab }) => {

@@ -48,6 +48,29 @@ test("output and status are found whatever the chunking, byte-exact", async () =
   }
 });
 
+test("live output: every byte before the marker is passed on once, in order, whatever the chunking; the marker never", async () => {
+  // (The newline that starts the marker line may be passed on when the output did not end with one.)
+  const payload = Buffer.from("first line\nsecond line\n" + "x".repeat(300) + "\nno newline at the end");
+  for (const size of [1, 5, 17, 64, 4096]) {
+    const ch = new FakeChannel();
+    const shell = new RemoteShell(ch as unknown as ClientChannel, () => undefined, () => {});
+    const live: Buffer[] = [];
+    let seenBeforeEnd = 0;
+    const running = shell.run("anything", undefined, { onStdout: (c) => live.push(Buffer.from(c)) });
+    const m = markerOf(ch);
+    const all = Buffer.concat([payload, Buffer.from(`\n${m}o 0\n`)]);
+    feed(ch, all.subarray(0, 200), size);
+    seenBeforeEnd = Buffer.concat(live).length;
+    feed(ch, all.subarray(200), size);
+    feed(ch.stderr, Buffer.from(`\n${m}e 0\n`), size);
+    const r = await running;
+    assert.ok(seenBeforeEnd >= 200 - 1, `chunks of ${size}: output flowed before the command ended (${seenBeforeEnd} bytes)`);
+    const got = Buffer.concat(live).toString("latin1");
+    assert.ok(got === payload.toString("latin1") || got === payload.toString("latin1") + "\n", `chunks of ${size}: ${JSON.stringify(got)}`);
+    assert.ok(r.stdout.equals(payload));
+  }
+});
+
 test("the command is quoted for eval, in a subshell with stdin from /dev/null", async () => {
   const ch = new FakeChannel();
   const shell = new RemoteShell(ch as unknown as ClientChannel, () => undefined, () => {});
