@@ -65,6 +65,11 @@ export interface FileDiff {
   path: string;
   before: string | null;
   after: string | null;
+  /**
+   * The file holds secret content: output and history show only that it
+   * changed and its sizes, never old or new text (the runner conceals it).
+   */
+  secret?: boolean;
 }
 
 /** What a task's plan returns. */

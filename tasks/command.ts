@@ -58,7 +58,8 @@ export async function createsRemovesNoop(ctx: PlanContext, p: { creates?: string
 
 export const commandTask = defineTask<CommandParams>({
   kind: "command",
-  describe: (p) => `command ${typeof p.cmd === "string" ? p.cmd : shjoin(p.cmd)}`.slice(0, 80),
+  // Not shortened here: the event bus shortens names after redacting them.
+  describe: (p) => `command ${typeof p.cmd === "string" ? p.cmd : shjoin(p.cmd)}`,
   async plan(ctx, p) {
     const noop = await createsRemovesNoop(ctx, p);
     if (noop) return noop;
