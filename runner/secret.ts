@@ -63,15 +63,18 @@ export class Redactor {
   }
 
   /**
-   * Learns every Secret inside a value (plain objects and arrays, as role
+   * Learns every Secret inside a value (objects and arrays, as role
    * parameters and variables are); answers whether there was one.
    */
-  collect(value: unknown): boolean {
+  collect(value: unknown, seen = new WeakSet<object>()): boolean {
+    if (value instanceof Secret) {
+      this.add(value);
+      return true;
+    }
+    if (!value || typeof value !== "object" || Buffer.isBuffer(value) || seen.has(value)) return false;
+    seen.add(value);
     let found = false;
-    walk(value, (s) => s, (s) => {
-      this.add(s);
-      found = true;
-    });
+    for (const v of Array.isArray(value) ? value : Object.values(value)) if (this.collect(v, seen)) found = true;
     return found;
   }
 
@@ -96,16 +99,13 @@ export class Redactor {
   }
 }
 
-function walk(value: unknown, fn: (s: string) => string, onSecret?: (s: Secret) => void): unknown {
+function walk(value: unknown, fn: (s: string) => string): unknown {
   if (typeof value === "string") return fn(value);
-  if (value instanceof Secret) {
-    onSecret?.(value);
-    return MASK;
-  }
-  if (Array.isArray(value)) return value.map((v) => walk(v, fn, onSecret));
+  if (value instanceof Secret) return MASK;
+  if (Array.isArray(value)) return value.map((v) => walk(v, fn));
   if (value && typeof value === "object" && !(value instanceof Buffer)) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = walk(v, fn, onSecret);
+    for (const [k, v] of Object.entries(value)) out[k] = walk(v, fn);
     return out;
   }
   return value;

@@ -43,23 +43,28 @@ function noLeak(text: string, values: string[], where: string): void {
 
 test("leak 1: a secret file's diff shows neither its old nor its new content, with --check --diff or in history", async () => {
   const out = tmp();
-  const [oldKey, oldPw, token] = [fresh("old-key"), fresh("old-password"), fresh("token")];
+  const [oldKey, oldPw, oldSrc, token, fromSrc] = [fresh("old-key"), fresh("old-password"), fresh("old-src"), fresh("token"), fresh("from-src")];
   writeFileSync(join(out, "keyring"), `[client.admin]\n\tkey = ${oldKey}\n`);
   writeFileSync(join(out, "app.conf"), `user = app\npassword = ${oldPw}\n`);
+  writeFileSync(join(out, "from-src"), `${oldSrc}\n`);
+  const src = join(tmp(), "secret.key");
+  writeFileSync(src, `${fromSrc}\n`);
   const state = stateDir();
   const env = { RUNBOOK_VAR_token: token };
-  const vars = ["-e", `case=old-content out=${out}`];
+  const vars = ["-e", `case=old-content out=${out} src=${src}`];
   const check = await runbook(["play", PB, "-i", INV, ...vars, "--check", "--diff", "-vv"], { env, stateDir: state });
   assert.is(check.code, 0, check.stdout + check.stderr);
-  noLeak(check.stdout, [oldKey, oldPw, token], "--check --diff output");
+  noLeak(check.stdout, [oldKey, oldPw, oldSrc, token, fromSrc], "--check --diff output");
   assert.match(check.stdout, /-\(old secret content hidden: 2 lines, \d+ bytes\)\n\s*\+\(new secret content hidden: 1 line, 22 bytes\)/);
   assert.match(check.stdout, /\+\(new secret content hidden: 2 lines, 45 bytes\)/);
+  assert.match(check.stdout, /-\(old secret content hidden: 1 line, 25 bytes\)\n\s*\+\(new secret content hidden: 1 line, 26 bytes\)/);
   // Without --diff the history still records each task's diffs.
   const real = await runbook(["play", PB, "-i", INV, ...vars, "--json"], { env, stateDir: state });
   assert.is(real.code, 0, real.stdout + real.stderr);
   assert.is(readFileSync(join(out, "keyring"), "utf8"), token);
   assert.is(readFileSync(join(out, "app.conf"), "utf8"), `user = app\npassword = ${token}\n`);
-  noLeak(readable([check, real], state), [oldKey, oldPw, token], "output or history");
+  assert.is(readFileSync(join(out, "from-src"), "utf8"), `${fromSrc}\n`);
+  noLeak(readable([check, real], state), [oldKey, oldPw, oldSrc, token, fromSrc], "output or history");
 });
 
 test("leak 2: a secret prompt's value stays secret given with -e, -e @file or RUNBOOK_VAR_", async () => {
