@@ -234,7 +234,7 @@ export class Host {
     }
     if (r.predicted) this.#predicted.count++;
 
-    r = this.#keepSecrets(r, secretTask);
+    r = this.#keepSecrets(r, secretTask, !!opts.secret);
     emitResult(r, commands);
     if (r.changed && opts.notify) this.#notify(opts.notify, name);
     if (r.failed && !opts.ignoreErrors) throw new TaskFailedError(this.name, name, r);
@@ -290,13 +290,14 @@ export class Host {
   }
 
   /**
-   * A secret task's output becomes a known secret, and its diffs (like any
-   * diff of a file that holds a known secret, now or before) show sizes
-   * only: the old text may hold an old secret the run never learned.
+   * The output of a task marked `secret` becomes a known secret. A secret
+   * task's diffs (marked so or with a Secret parameter), like any diff of a
+   * file that holds a known secret now or before, show sizes only: the old
+   * text may hold an old secret the run never learned.
    */
-  #keepSecrets(r: TaskResult, secretTask: boolean): TaskResult {
+  #keepSecrets(r: TaskResult, secretTask: boolean, secretOutput: boolean): TaskResult {
     const redactor = this.#bus.redactor;
-    if (secretTask && r.stdout?.trim()) redactor.add(r.stdout.trim());
+    if (secretOutput && r.stdout?.trim()) redactor.add(r.stdout.trim());
     if (!r.diffs) return r;
     const holds = (text: string | null) => text !== null && redactor.redact(text) !== text;
     const diffs = r.diffs.map((d) => (secretTask || d.secret || holds(d.before) || holds(d.after) ? concealDiff(d) : d));
