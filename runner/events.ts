@@ -57,14 +57,7 @@ export type RunEvent =
 
 export type EventSink = (event: RunEvent) => void;
 
-/** Task names longer than this are shortened (a long command line). */
-export const TASK_NAME_MAX = 80;
-
-/**
- * Fans events out to sinks after redacting them once. Redaction comes first,
- * on whole values, and only then are task names shortened: a secret cut in
- * two by shortening would no longer match and its first half would print.
- */
+/** Fans events out to sinks after redacting them once. */
 export class EventBus {
   readonly #sinks: EventSink[] = [];
   constructor(readonly redactor: Redactor) {}
@@ -74,8 +67,7 @@ export class EventBus {
   }
 
   emit(event: RunEvent): void {
-    let clean = this.redactor.deep(event);
-    if ((clean.type === "task.start" || clean.type === "task.result") && clean.task.length > TASK_NAME_MAX) clean = { ...clean, task: clean.task.slice(0, TASK_NAME_MAX) };
+    const clean = this.redactor.deep(event);
     for (const sink of this.#sinks) sink(clean);
   }
 }

@@ -175,10 +175,11 @@ export class Host {
    * task fails (unless `ignoreErrors`), which stops this host's play.
    */
   async task<P>(def: TaskDef<P>, params: P, opts: TaskOptions = {}): Promise<TaskResult> {
-    const name = opts.title ?? def.describe(params);
-    const started = Date.now();
-    // Learn the task's secrets before any event can carry them.
+    // Learn the task's secrets before any event can carry them; redact the
+    // name whole before it is cut.
     const secretTask = this.#bus.redactor.collect(params) || !!opts.secret;
+    const name = this.#bus.redactor.redact(opts.title ?? def.describe(params)).slice(0, def.nameLimit);
+    const started = Date.now();
     const emitResult = (r: TaskResult, commands: string[] = []) => {
       const hide = opts.noLog;
       this.#bus.emit({

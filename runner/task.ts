@@ -123,6 +123,12 @@ export interface TaskDef<P> {
   kind: string;
   /** A default task name from its params, e.g. `copy /etc/ntp.conf`. */
   describe(params: P): string;
+  /**
+   * Names longer than this are cut (a long command line). The runner cuts
+   * them after redacting the whole name: a secret cut in two would no longer
+   * match its mask and its first half would print.
+   */
+  nameLimit?: number;
   plan(ctx: PlanContext, params: P): Promise<Plan>;
 }
 
