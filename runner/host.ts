@@ -178,7 +178,7 @@ export class Host {
     // Learn the task's secrets before any event can carry them; redact the
     // name whole before it is cut.
     const secretTask = this.#bus.redactor.collect(params) || !!opts.secret;
-    const name = this.#bus.redactor.redact(opts.title ?? def.describe(params)).slice(0, def.nameLimit);
+    const name = opts.title ?? this.#bus.redactor.redact(def.describe(params)).slice(0, def.nameLimit);
     const started = Date.now();
     const emitResult = (r: TaskResult, commands: string[] = []) => {
       const hide = opts.noLog;
