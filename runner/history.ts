@@ -10,7 +10,7 @@
  * read by scanning run headers; an append-only log per run does that with
  * no native dependency. Queries read the first and last line of each file.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { RunEvent } from "./events.ts";
@@ -35,7 +35,10 @@ export class HistoryWriter {
   readonly #file: string;
   #lines: string[] = [];
   constructor(runId: string, dir = stateDir()) {
-    mkdirSync(runsDir(dir), { recursive: true });
+    // Private to the user: a run's output may hold what a command printed.
+    // chmod as well, for a directory an older runbook made 0755.
+    mkdirSync(runsDir(dir), { recursive: true, mode: 0o700 });
+    chmodSync(runsDir(dir), 0o700);
     this.#file = join(runsDir(dir), `${runId}.jsonl`);
   }
   write = (event: RunEvent): void => {
@@ -44,7 +47,7 @@ export class HistoryWriter {
   };
   flush = (): void => {
     if (this.#lines.length === 0) return;
-    appendFileSync(this.#file, this.#lines.join("\n") + "\n");
+    appendFileSync(this.#file, this.#lines.join("\n") + "\n", { mode: 0o600 });
     this.#lines = [];
   };
 }

@@ -8,7 +8,7 @@ import type { Connection, Become, RunResult } from "./connection/types.ts";
 import type { EventBus } from "./events.ts";
 import { gatherFacts, type Facts } from "./facts/index.ts";
 import { shq } from "./quote.ts";
-import { Secret } from "./secret.ts";
+import { concealDiff, Secret } from "./secret.ts";
 import { applyChange, describeChange } from "./apply.ts";
 import { defineTask, LocalInputError, result, TaskFailedError, type Plan, type PlanContext, type TaskDef, type TaskResult } from "./task.ts";
 import type { PlayCoordinator } from "./coordinator.ts";
@@ -53,6 +53,12 @@ export interface TaskOptions {
   timeout?: number;
   /** Hide commands, output and diffs of this task everywhere. */
   noLog?: boolean;
+  /**
+   * The task handles a secret: its diffs show only sizes, and its stdout (a
+   * key a command printed) is masked here and everywhere after. A task
+   * with a Secret among its parameters is treated so without asking.
+   */
+  secret?: boolean;
   /** Return a failed result instead of stopping the host's play. */
   ignoreErrors?: boolean;
 }
@@ -213,7 +219,10 @@ export class Host {
   }
 
   async #task<P>(def: TaskDef<P>, params: P, opts: TaskOptions): Promise<TaskResult> {
-    const name = opts.title ?? def.describe(params);
+    // Learn the task's secrets before any event can carry them; redact the
+    // name whole before it is cut.
+    const secretTask = this.#bus.redactor.collect(params) || !!opts.secret;
+    const name = opts.title ?? this.#bus.redactor.redact(def.describe(params)).slice(0, def.nameLimit);
     const started = Date.now();
     const emitResult = (r: TaskResult, commands: string[] = []) => {
       const hide = opts.noLog;
@@ -276,6 +285,7 @@ export class Host {
     }
     if (r.predicted) this.#predicted.count++;
 
+    r = this.#keepSecrets(r, secretTask, !!opts.secret);
     emitResult(r, commands);
     if (r.changed && opts.notify) this.#notify(opts.notify, name);
     if (r.failed && !opts.ignoreErrors) throw new TaskFailedError(this.name, name, r);
@@ -386,6 +396,21 @@ export class Host {
     return { r: result(status, plan.reason, { diffs: plan.diffs, stdout: last?.stdout, stderr: last?.stderr, rc: last?.code }), commands, hostState };
   }
 
+  /**
+   * The output of a task marked `secret` becomes a known secret. A secret
+   * task's diffs (marked so or with a Secret parameter), like any diff of a
+   * file that holds a known secret now or before, show sizes only: the old
+   * text may hold an old secret the run never learned.
+   */
+  #keepSecrets(r: TaskResult, secretTask: boolean, secretOutput: boolean): TaskResult {
+    const redactor = this.#bus.redactor;
+    if (secretOutput && r.stdout?.trim()) redactor.add(r.stdout.trim());
+    if (!r.diffs) return r;
+    const holds = (text: string | null) => text !== null && redactor.redact(text) !== text;
+    const diffs = r.diffs.map((d) => (secretTask || d.secret || holds(d.before) || holds(d.after) ? concealDiff(d) : d));
+    return { ...r, diffs };
+  }
+
   #skipReason(name: string, opts: TaskOptions): string | null {
     if (opts.when === false) return "condition false (when)";
     if (!this.#started.found) {
@@ -470,6 +495,24 @@ export class Host {
     return this.#coord.delegate(host, fn);
   }
 
+  /**
+   * Marks a value a role learned at run time (a keyring made on the first
+   * monitor, a join token) secret: the run's redactor learns it at once,
+   * before anything can print it, and the Secret it returns never goes on
+   * a command line, into a diff or an event (`reveal()` it only for a
+   * file's content or a command's stdin). Read such a value with a task
+   * marked `secret: true`, so its output is kept out of events as well.
+   *
+   * @example
+   * const r = await h.command("cat /etc/ceph/ceph.client.admin.keyring", { readOnly: true, secret: true });
+   * const keyring = h.secret(r.stdout);
+   * await h.copy({ dest: "/etc/ceph/ceph.client.admin.keyring", content: keyring, mode: "0600" });
+   */
+  secret(value: string | Secret): Secret {
+    this.#bus.redactor.add(value);
+    return value instanceof Secret ? value : new Secret(value);
+  }
+
   /** Fails this host's play with a message. */
   fail(message: string): never {
     const r = result("failed", message);
@@ -527,7 +570,7 @@ for (const [name, def] of Object.entries(TASKS)) {
   });
 }
 
-const OPTION_KEYS = new Set<string>(["title", "notify", "when", "tags", "become", "becomeUser", "changed", "failed", "retries", "delay", "until", "timeout", "noLog", "ignoreErrors"]);
+const OPTION_KEYS = new Set<string>(["title", "notify", "when", "tags", "become", "becomeUser", "changed", "failed", "retries", "delay", "until", "timeout", "noLog", "secret", "ignoreErrors"]);
 
 /** Separates the common task options from a task's own parameters. */
 export function splitOptions<T extends object>(p: T): [TaskOptions, Omit<T, keyof TaskOptions>] {

@@ -71,6 +71,11 @@ export interface FileDiff {
   path: string;
   before: string | null;
   after: string | null;
+  /**
+   * The file holds secret content: output and history show only that it
+   * changed and its sizes, never old or new text (the runner conceals it).
+   */
+  secret?: boolean;
 }
 
 /** What a task's plan returns. */
@@ -124,6 +129,12 @@ export interface TaskDef<P> {
   kind: string;
   /** A default task name from its params, e.g. `copy /etc/ntp.conf`. */
   describe(params: P): string;
+  /**
+   * Names longer than this are cut (a long command line). The runner cuts
+   * them after redacting the whole name: a secret cut in two would no longer
+   * match its mask and its first half would print.
+   */
+  nameLimit?: number;
   plan(ctx: PlanContext, params: P): Promise<Plan>;
 }
 

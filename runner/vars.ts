@@ -17,6 +17,7 @@
  */
 
 import { readFileSync } from "node:fs";
+import { isScalar } from "yaml";
 import { InputError } from "./errors.ts";
 import { YamlFile } from "./inventory/yaml.ts";
 import type { Inventory } from "./inventory/types.ts";
@@ -90,48 +91,55 @@ export function resolveVars(inv: Inventory, hostName: string, layers: VarLayers 
 /**
  * Parses `-e`/`--extra-vars` arguments; later arguments win by key. Each is
  * `key=value ...` (shell-like quoting; values stay strings, as in Ansible),
- * a JSON object, or `@file` (JSON or YAML holding a map).
+ * a JSON object, or `@file` (JSON or YAML holding a map; `!secret` marks a
+ * YAML value secret). A value named by a secret prompt is made a Secret
+ * later, with the prompts.
+ *
+ * Error messages name the argument (`-e #2`) and never repeat its text:
+ * a mistyped argument may hold a password.
  *
  * @example parseExtraVars(["ntp_server=10.0.0.1 motd='hello world'", '{"debug": true}', "@vars.yml"])
  */
 export function parseExtraVars(args: string[]): Record<string, unknown> {
   const vars: Record<string, unknown> = {};
-  for (const arg of args) Object.assign(vars, parseExtraVar(arg));
+  args.forEach((arg, i) => Object.assign(vars, parseExtraVar(arg, `-e #${i + 1}`)));
   return vars;
 }
 
-function parseExtraVar(arg: string): Record<string, unknown> {
+function parseExtraVar(arg: string, which: string): Record<string, unknown> {
   const text = arg.trim();
   if (text.startsWith("@")) return varsFile(text.slice(1));
-  if (text.startsWith("{") || text.startsWith("[")) return jsonObject(arg);
+  if (text.startsWith("{") || text.startsWith("[")) return jsonObject(arg, which);
   const vars: Record<string, unknown> = {};
-  const words = extraVarWords(arg);
-  if (words.length === 0) throw new InputError(`-e ${JSON.stringify(arg)}: expected key=value, a JSON object or @file`);
-  for (const word of words) {
+  const words = extraVarWords(arg, which);
+  if (words.length === 0) throw new InputError(`${which}: expected key=value, a JSON object or @file`);
+  words.forEach((word, i) => {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(word);
-    if (!m) throw new InputError(`-e ${JSON.stringify(arg)}: expected key=value, a JSON object or @file, got ${JSON.stringify(word)}`);
+    if (!m) throw new InputError(`${which}: expected key=value, a JSON object or @file; word ${i + 1} is not key=value (not shown: it may be a secret)`);
     vars[m[1]!] = m[2];
-  }
+  });
   return vars;
 }
 
-function extraVarWords(arg: string): string[] {
+function extraVarWords(arg: string, which: string): string[] {
   try {
     return splitWords(arg, {}).map((w) => w.text);
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
-    throw new InputError(`-e ${JSON.stringify(arg)}: ${e.message}`);
+    throw new InputError(`${which}: ${e.message}`);
   }
 }
 
-function jsonObject(arg: string): Record<string, unknown> {
+function jsonObject(arg: string, which: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(arg);
   } catch (e) {
-    throw new InputError(`-e ${JSON.stringify(arg)}: invalid JSON: ${(e as Error).message}`);
+    // Only the position: newer Node versions quote the text in the message.
+    const at = /position \d+/.exec((e as Error).message);
+    throw new InputError(`${which}: invalid JSON${at ? ` at ${at[0]}` : ""}`);
   }
-  if (!isPlainObject(value)) throw new InputError(`-e ${JSON.stringify(arg)}: expected a JSON object`);
+  if (!isPlainObject(value)) throw new InputError(`${which}: expected a JSON object`);
   return value;
 }
 
@@ -143,6 +151,8 @@ function varsFile(file: string): Record<string, unknown> {
     throw new InputError(`-e @${file}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   const y = YamlFile.parse(file, text);
+  // A file holding just a value (a password saved alone) must not be printed back.
+  if (isScalar(y.root) && typeof y.root.value === "string") throw new InputError("an extra vars file must be a map, got a string (not shown: it may be a secret)", y.at(y.root));
   return y.varBlock(y.root, "an extra vars file", false).vars;
 }
 

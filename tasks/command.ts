@@ -58,7 +58,9 @@ export async function createsRemovesNoop(ctx: PlanContext, p: { creates?: string
 
 export const commandTask = defineTask<CommandParams>({
   kind: "command",
-  describe: (p) => `command ${typeof p.cmd === "string" ? p.cmd : shjoin(p.cmd)}`.slice(0, 80),
+  // Not cut here: the runner cuts the name after redacting it (nameLimit).
+  describe: (p) => `command ${typeof p.cmd === "string" ? p.cmd : shjoin(p.cmd)}`,
+  nameLimit: 80,
   async plan(ctx, p) {
     const noop = await createsRemovesNoop(ctx, p);
     if (noop) return noop;

@@ -23,7 +23,11 @@ interface CopyCommon {
   validate?: string;
 }
 
-/** Content inline (a Secret stays out of output and diffs) or from a local file. */
+/**
+ * Content inline (a Secret stays out of output and diffs: they show only
+ * sizes) or from a local file (add the task option `secret: true` when the
+ * file holds a secret).
+ */
 export type CopyParams = CopyCommon & ({ content: string | Buffer | Secret; src?: never } | { src: string; content?: never });
 
 const DIFF_LIMIT = 256 * 1024;
@@ -53,7 +57,9 @@ export async function planFile(ctx: PlanContext, p: CopyCommon, content: Buffer,
 
 function diffOf(path: string, before: Buffer | null, after: Buffer, secret: boolean): FileDiff {
   const text = (b: Buffer) => (b.includes(0) ? "(binary content)\n" : b.length > DIFF_LIMIT ? `(${b.length} bytes)\n` : b.toString("utf8"));
-  return { path, before: before ? text(before) : null, after: secret ? "(secret content hidden)\n" : text(after) };
+  // A secret file's diff is concealed by the runner (sizes only); it keeps the real text to measure.
+  if (secret) return { path, before: before?.toString("utf8") ?? null, after: after.toString("utf8"), secret: true };
+  return { path, before: before ? text(before) : null, after: text(after) };
 }
 
 export const copyTask = defineTask<CopyParams>({

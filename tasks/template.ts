@@ -17,7 +17,9 @@
  * undefined name in `{% if %}` or `{% for %}` is falsy / empty.)
  *
  * A {@link Secret} in the variables renders as its real value in the file;
- * the diff shows `********` in its place (in the old content as well).
+ * when the output uses one, the diff shows neither the old nor the new
+ * content, only that the file changed and its sizes (the old file may hold
+ * an old secret that no mask knows).
  *
  * Parameters:
  * - `src`: the template: a path relative to the playbook's directory, an
@@ -38,7 +40,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
-import { MASK, Redactor, Secret } from "../runner/secret.ts";
+import { MASK, Secret } from "../runner/secret.ts";
 import { defineTask, LocalInputError, type Plan } from "../runner/task.ts";
 import { planFile } from "./copy.ts";
 import { localName, localPath, type LocalSrc } from "./local.ts";
@@ -134,27 +136,15 @@ export const templateTask = defineTask<TemplateParams>({
       throw new LocalInputError(`template: local file ${name} not found${name === file ? "" : ` (${file})`}`);
     });
     const view: Record<string, unknown> = { ...ctx.vars, facts: ctx.facts, ...(p.vars as Record<string, unknown> | undefined) };
-    const secrets = new Redactor();
+    let secrets = 0;
     const real = mapSecrets(view, (s) => {
-      secrets.add(s);
+      secrets++;
       return s.reveal();
     }) as Record<string, unknown>;
     const src = { path: file, name };
     const content = await renderTemplate(engine, text, real, src);
-    const plan = await planFile(ctx, p, Buffer.from(content), false);
-    if (secrets.size === 0 || !plan.diffs) return plan;
-    // Secrets never reach the diff: render again with masks, and mask the old text.
-    let masked: string;
-    try {
-      masked = await renderTemplate(engine, text, mapSecrets(view, () => MASK) as Record<string, unknown>, src);
-    } catch {
-      masked = "(content hidden: the template uses secret values)\n";
-    }
-    const diffs = plan.diffs.map((d) => ({
-      ...d,
-      before: d.before === null ? null : secrets.redact(d.before),
-      after: d.after === content ? masked : d.after === null ? null : secrets.redact(d.after),
-    }));
-    return { ...plan, diffs };
+    // The output holds a secret when rendering with masks gives other text.
+    const usesSecret = secrets > 0 && (await renderTemplate(engine, text, mapSecrets(view, () => MASK) as Record<string, unknown>, src).catch(() => "")) !== content;
+    return planFile(ctx, p, Buffer.from(content), usesSecret);
   },
 });

@@ -118,9 +118,14 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
     sshPassword = await (deps.ask ?? inquirerAsk)({ message: "SSH password", secret: true });
   }
   if (sshPassword) redactor.add(sshPassword);
-  for (const v of Object.values(extraVars)) if (v instanceof Secret) redactor.add(v);
-
-  const prepared = preparePlays(inv, plays, { ...answers.values, ...extraVars });
+  // A secret prompt's value stays a Secret whichever way it came (-e, -e @file, the environment).
+  const secretAnswers = Object.fromEntries(Object.entries(answers.values).filter(([, v]) => v instanceof Secret));
+  const prepared = preparePlays(inv, plays, { ...answers.values, ...extraVars, ...secretAnswers });
+  // Every Secret that entered (`!secret` in YAML, role parameters declared
+  // t.secret(), a playbook's secret()) is known before the first event.
+  redactor.collect(extraVars);
+  for (const host of inv.hosts.keys()) redactor.collect(hostVars(inv, host).vars);
+  for (const p of prepared) for (const host of p.hosts) redactor.collect([p.vars.get(host), p.params.get(host)]);
 
   const runId = newRunId();
   const bus = new EventBus(redactor);

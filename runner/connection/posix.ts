@@ -253,8 +253,8 @@ export abstract class PosixConnection implements Connection {
    */
   async put(path: string, content: string | Buffer, opts: PutOptions = {}): Promise<void> {
     const bytes = typeof content === "string" ? Buffer.from(content) : content;
-    const script = putScript(path, bytes, opts);
-    const { line, stdin } = await this.wrap(script, bytes, opts.become);
+    const script = putScript(path, opts);
+    const { line, stdin } = await this.wrap(script, Buffer.concat([putHeader(bytes), bytes]), opts.become);
     const r = await this.exec(line, { stdin });
     if (r.code !== 0) {
       const why = r.stderr.toString("utf8").trim() || `exit status ${r.code}`;
@@ -282,38 +282,50 @@ export abstract class PosixConnection implements Connection {
 const MODE = /^[0-7]{3,4}$/;
 
 /**
- * The POSIX sh script behind `put`; reads the content on stdin. Exported for
- * tests and for a dry-run printout.
+ * The first line of `put`'s stdin, before the content: its size and sha256.
+ * On stdin, not in the script: the script is the remote command line, which
+ * any user on the host can read with `ps`, and the digest of a short secret
+ * (a password) can be cracked offline.
+ */
+export function putHeader(content: Buffer): Buffer {
+  return Buffer.from(`${content.length} ${createHash("sha256").update(content).digest("hex")}\n`);
+}
+
+/**
+ * The POSIX sh script behind `put`; reads putHeader's line, then the
+ * content, on stdin. Nothing derived from the content is in the script.
+ * Exported for tests and for a dry-run printout.
  *
  * Why each step: `trap '' PIPE` keeps the script alive to clean up when
  * the client vanishes (writing an error to a dead stderr would otherwise
- * kill it before its EXIT trap); the size and sha256 checks catch the
- * truncated stdin a dropped connection leaves; chown comes before chmod
- * because chown clears setuid bits; the EXIT trap is dropped only once `mv`
- * has put the new file in place.
+ * kill it before its EXIT trap); `read` takes the header line and no byte
+ * more (sh reads a pipe a byte at a time), so `cat` gets the content; the
+ * size and sha256 checks catch the truncated stdin a dropped connection
+ * leaves; chown comes before chmod because chown clears setuid bits; the
+ * EXIT trap is dropped only once `mv` has put the new file in place.
  *
- * @example putScript("/etc/motd", Buffer.from("hi\n"), { mode: "0644" })
+ * @example putScript("/etc/motd", { mode: "0644" })
  */
-export function putScript(path: string, content: Buffer, opts: Pick<PutOptions, "mode" | "owner" | "group"> = {}): string {
+export function putScript(path: string, opts: Pick<PutOptions, "mode" | "owner" | "group"> = {}): string {
   if (path === "") throw new Error("put: empty path");
   if (opts.mode !== undefined && !MODE.test(opts.mode)) throw new Error(`put ${path}: mode must be octal like "0644", got ${JSON.stringify(opts.mode)}`);
   if (opts.owner === "" || opts.group === "") throw new Error(`put ${path}: owner and group must not be empty`);
   let dir = posix.dirname(path);
   if (dir.startsWith("-")) dir = `./${dir}`; // never an option to mktemp
-  const sum = createHash("sha256").update(content).digest("hex");
-  const size = content.length;
   const lines = [
     "trap '' PIPE",
     `p=${shq(path)}`,
     `[ -d "$p" ] && { echo "$p is a directory" >&2; exit 1; }`,
+    `IFS=' ' read -r size sum || exit 1`,
+    `case $size in ''|*[!0-9]*) echo "no size header on stdin" >&2; exit 1;; esac`,
     `t=$(mktemp ${shq(dir + "/.runbook.")}XXXXXX) || exit 1`,
     `trap 'rm -f "$t"' EXIT`,
     "trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM",
     `cat > "$t" || exit 1`,
     `n=$(wc -c < "$t") || exit 1`,
-    `[ "$n" -eq ${size} ] || { echo "received $n of ${size} bytes" >&2; exit 1; }`,
+    `[ "$n" -eq "$size" ] || { echo "received $n of $size bytes" >&2; exit 1; }`,
     `s=$(sha256sum < "$t") || exit 1`,
-    `[ "\${s%% *}" = ${sum} ] || { echo "sha256 mismatch: the bytes were damaged on the way" >&2; exit 1; }`,
+    `[ "\${s%% *}" = "$sum" ] || { echo "sha256 mismatch: the bytes were damaged on the way" >&2; exit 1; }`,
     // The old file's mode and owner, or 644 and nobody for a new file.
     `if [ -e "$p" ]; then set -- $(stat -L -c '%a %u %g' -- "$p") || exit 1; else set -- 644 '' ''; fi`,
   ];

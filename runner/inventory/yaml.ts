@@ -1,8 +1,20 @@
 /** YAML (and JSON) inventory files read with line numbers for error messages. */
 
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from "yaml";
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type ScalarTag } from "yaml";
 import { InputError, type InputLocation } from "../errors.ts";
+import { Secret } from "../secret.ts";
 import type { VarBlock } from "./builder.ts";
+
+/**
+ * `!secret`: marks a value sensitive where it enters, in an inventory or an
+ * extra vars file (`password: !secret "s3cret"`). It loads as a Secret: masked
+ * in all output, kept off command lines.
+ */
+const secretTag: ScalarTag = {
+  tag: "!secret",
+  identify: (v) => v instanceof Secret,
+  resolve: (text) => new Secret(text),
+};
 
 /** One entry of a YAML map. */
 export interface Entry {
@@ -28,7 +40,7 @@ export class YamlFile {
   static parse(file: string, text: string): YamlFile {
     const lines = new LineCounter();
     // merge: Ansible users write `<<: *defaults` (YAML 1.1 merge keys, as PyYAML reads them).
-    const doc = parseDocument(text, { lineCounter: lines, merge: true, prettyErrors: false });
+    const doc = parseDocument(text, { lineCounter: lines, merge: true, prettyErrors: false, customTags: [secretTag] });
     const error = doc.errors[0];
     if (error) throw new InputError(error.message, { file, line: lines.linePos(error.pos[0]).line });
     return new YamlFile(file, doc, lines);
@@ -90,6 +102,7 @@ export function kind(node: Node | null): string {
   if (isSeq(node)) return "a list";
   if (isScalar(node)) {
     if (node.value === null) return "nothing";
+    if (node.value instanceof Secret) return "a secret";
     return typeof node.value === "string" ? `a string (${JSON.stringify(node.value)})` : `a ${typeof node.value} (${String(node.value)})`;
   }
   return "an unsupported YAML node";

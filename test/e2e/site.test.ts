@@ -11,10 +11,14 @@ import { recap, runbook, stateDir, upperSnapshot } from "./harness.ts";
 
 const s = await labSuite("site.ts on the triangle", { hosts: 3, topology: "triangle" });
 
-s("--check --diff on fresh hosts predicts the changes and writes nothing", async ({ lab }) => {
+s("--check --diff on fresh hosts predicts the changes and writes nothing; the admin's hash given with -e stays secret", async ({ lab }) => {
   const before = await Promise.all(lab.hosts.map(upperSnapshot));
-  const r = await runbook(["play", "playbooks/site.ts", "-i", lab.inventory, "--check", "--diff"]);
+  // The secret prompt's value given with -e (issue 11: it lost its Secret wrapper and the run crashed).
+  const hash = "$6$rbsalt$site-check-hash-4711";
+  const r = await runbook(["play", "playbooks/site.ts", "-i", lab.inventory, "--check", "--diff", "-v", "-e", `adminPasswordHash=${hash}`]);
   assert.is(r.code, 0, r.stdout.slice(-3000) + r.stderr);
+  assert.not.ok(r.stdout.includes("site-check-hash-4711"), "the hash is in the output");
+  assert.match(r.stdout, /would change\s+base-os › user clusteradm\s+\(create user clusteradm \(.*password set\)\)/);
   assert.equal(await Promise.all(lab.hosts.map(upperSnapshot)), before);
   assert.match(r.stdout, /would change\s+base-os › user clusteradm/);
   assert.match(r.stdout, /\+\+\+ b\/etc\/sudoers\.d\/runbook/);
