@@ -371,7 +371,8 @@ export class Host {
       return { r: result("changed", plan.reason, { diffs: plan.diffs, predicted: true }), commands, hostState };
     }
     let last: RunResult | undefined;
-    const live = opts.noLog ? undefined : this.#liveOutput(name);
+    // A secret task's output becomes a secret only when it ends: nothing streams before.
+    const live = opts.noLog || opts.secret ? undefined : this.#liveOutput(name);
     for (const change of plan.changes) {
       try {
         last = await applyChange(this.#conn, change, { become, timeoutMs, ...live?.handlers });
