@@ -42,7 +42,8 @@ export async function labSuite(name: string, opts: Omit<UpOptions, "id">): Promi
   let upError: unknown;
   s.before(async (ctx) => {
     try {
-      ctx.lab = await up({ ...opts, id: opts.python ? TEST_LAB_ID + 1 : TEST_LAB_ID });
+      // A lab left on this id by a crashed run is this suite's to replace.
+      ctx.lab = await up({ ...opts, id: opts.python ? TEST_LAB_ID + 1 : TEST_LAB_ID, replace: true });
     } catch (err) {
       upError = err;
     }
