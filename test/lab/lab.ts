@@ -275,8 +275,9 @@ async function reuse(id: number, hosts: LabHost[], topology: string, opts: UpOpt
 /**
  * The layer systemd hosts add: a volatile journal (logs in /run, so the
  * upper dir still holds only what tasks changed) and, masked, the timers
- * that would run apt, dpkg backups or fstrim on their own schedule in the
- * middle of a test (and hold apt's lock when a role installs a package).
+ * that would run apt, dpkg backups, fstrim or /tmp clean-ups on their own
+ * schedule in the middle of a test (apt's would hold its lock when a role
+ * installs a package; a clean-up would change the upper dir under a check).
  */
 function writeSystemdLayer(dir: string): string {
   const layer = join(dir, "layer-systemd");
@@ -284,7 +285,7 @@ function writeSystemdLayer(dir: string): string {
   mkdirSync(dirname(conf), { recursive: true });
   writeFileSync(conf, "[Journal]\nStorage=volatile\n");
   mkdirSync(join(layer, "etc/systemd/system"), { recursive: true });
-  for (const unit of ["apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer", "e2scrub_all.timer", "e2scrub_reap.service", "fstrim.timer"]) {
+  for (const unit of ["apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer", "e2scrub_all.timer", "e2scrub_reap.service", "fstrim.timer", "systemd-tmpfiles-clean.timer"]) {
     symlinkSync("/dev/null", join(layer, "etc/systemd/system", unit));
   }
   return layer;
