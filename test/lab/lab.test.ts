@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as assert from "uvu/assert";
-import { cgroupRoot, down, labDir, labPids, leftovers, status, up } from "./lab.ts";
+import { cgroupRoot, down, labDir, labPids, leftovers, status, up, waitForBoot } from "./lab.ts";
 import { TEST_LAB_ID, labSuite, ssh } from "./fixture.ts";
 import { run } from "./sh.ts";
 
@@ -106,6 +106,17 @@ systemd("each host's cgroup namespace is rooted in its own subtree: a cgroup mad
   assert.ok(existsSync(join(h2!.cgroup, "system.slice/ssh.service")));
   assert.is((await ssh(lab, h3!, "cat /proc/self/cgroup")).stdout.trim().split("\n").at(-1), "0::/");
   assert.ok((await ssh(lab, h3!, "cat /sys/fs/cgroup/cgroup.procs")).stdout.trim().split("\n").length < 10);
+});
+
+systemd("a degraded system is accepted, with its failed units shown", async ({ lab }) => {
+  const h2 = lab.hosts[1]!;
+  const said: string[] = [];
+  await waitForBoot(lab, h2, (l) => said.push(l));
+  assert.equal(said, [], "running: nothing to say");
+  await ssh(lab, h2, "systemd-run --unit=rbfail417 --property=Type=oneshot /bin/false", { allowFail: true });
+  await waitForBoot(lab, h2, (l) => said.push(l));
+  assert.is(said.length, 1);
+  assert.match(said[0]!, new RegExp(`^lab ${lab.id}: tnode2 booted degraded; failed units:\\n.*rbfail417\\.service.*failed`));
 });
 
 systemd("down kills every host and removes every host's cgroup", async ({ lab }) => {

@@ -239,7 +239,7 @@ export async function up(opts: UpOptions): Promise<Lab> {
   return lab;
 }
 
-/** "3 hosts tnode1..tnode3, topology triangle, slackware 3, systemd 1" */
+/** "3 host(s) tnode1..tnode3, topology triangle, slackware 3, systemd 1" */
 function describeLab(hosts: Pick<LabHost, "index" | "name" | "flavour" | "init">[], topology: string): string {
   const which = (pick: (h: (typeof hosts)[number]) => boolean) => hosts.filter(pick).map((h) => h.index).join(",");
   const slack = which((h) => h.flavour === "slackware");
@@ -472,7 +472,7 @@ async function waitForSsh(h: LabHost, timeoutMs = 30_000): Promise<void> {
  * is-system-running --wait`): running, or degraded, whose failed units are
  * logged. Anything else (a boot that hangs, maintenance) fails `up`.
  */
-async function waitForBoot(lab: Lab, h: LabHost, log: (line: string) => void): Promise<void> {
+export async function waitForBoot(lab: Lab, h: LabHost, log: (line: string) => void): Promise<void> {
   const onHost = (command: string) => run("ssh", ["-F", lab.sshConfig, "-o", "BatchMode=yes", h.name, command], { allowFail: true });
   const state = (await onHost("timeout 120 systemctl is-system-running --wait")).stdout.trim();
   if (state === "running") return;
