@@ -11,6 +11,11 @@
  *   (v1) on the kernel command line: in /etc/default/grub
  *   `GRUB_CMDLINE_LINUX` (then `update-grub`, or `grub2-mkconfig` where
  *   that is missing), or on a Raspberry Pi in cmdline.txt.
+ * - **systemd in a container** (`facts.container`: LXC, Incus, nspawn, the
+ *   test lab): nothing to configure. A container boots with no kernel
+ *   command line of its own; systemd uses the hierarchy its manager gives
+ *   it. The role reports the running one, and warns (never reboots) when
+ *   it is not `version`: only the container's manager can change it.
  * - Other hosts (Debian with sysvinit, containers): /etc/fstab mounts the
  *   unified hierarchy at boot,
  *   `cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime 0 0`
@@ -48,6 +53,7 @@ export type CgroupSwitch =
   | { kind: "slackware"; file: "/etc/default/cgroups" }
   | { kind: "grub"; file: "/etc/default/grub" }
   | { kind: "rpi-cmdline"; file: string }
+  | { kind: "container"; manager: string }
   | { kind: "fstab"; file: "/etc/fstab" };
 
 /**
@@ -56,9 +62,10 @@ export type CgroupSwitch =
  *
  * @example cgroupSwitch({ os: { family: "slackware" }, initSystem: "slackware-bsd" }).kind // "slackware"
  */
-export function cgroupSwitch(facts: Pick<Facts, "os" | "initSystem">): CgroupSwitch {
+export function cgroupSwitch(facts: Pick<Facts, "os" | "initSystem"> & Partial<Pick<Facts, "container">>): CgroupSwitch {
   if (facts.os.family === "slackware") return { kind: "slackware", file: "/etc/default/cgroups" };
   if (facts.initSystem === "systemd") {
+    if (facts.container) return { kind: "container", manager: facts.container };
     if (facts.os.id !== "raspbian") return { kind: "grub", file: "/etc/default/grub" };
     // Raspberry Pi OS moved the firmware partition to /boot/firmware in bookworm (12).
     return { kind: "rpi-cmdline", file: Number(facts.os.versionId) >= 12 ? "/boot/firmware/cmdline.txt" : "/boot/cmdline.txt" };
@@ -150,6 +157,8 @@ interface HierarchyCheck {
   /** Where the setting lives, for the message. */
   configuredIn: string;
   reboot: boolean;
+  /** The container manager that sets the hierarchy instead (a systemd container). */
+  container?: string;
 }
 
 /**
@@ -161,6 +170,11 @@ export const cgroupHierarchyTask = defineTask<HierarchyCheck>({
   describe: (p) => `running cgroup hierarchy (want v${p.wanted})`,
   async plan(ctx, p) {
     const running = ctx.facts.cgroup.version;
+    if (p.container) {
+      const given = `${showRunning(running)}, as the container manager (${p.container}) gives it: a container has no kernel command line of its own`;
+      if (hierarchyMatches(running, p.wanted)) return { changes: [], reason: `the running hierarchy is ${given}` };
+      return { changes: [], reason: `cannot switch to cgroup v${p.wanted} here: the host runs ${given}` };
+    }
     if (hierarchyMatches(running, p.wanted)) return { changes: [], reason: `the running hierarchy is ${showRunning(running)}, as configured` };
     return {
       changes: [],
@@ -171,6 +185,8 @@ export const cgroupHierarchyTask = defineTask<HierarchyCheck>({
 
 async function configure(h: Host, p: Cgroups2Params, how: CgroupSwitch): Promise<string> {
   switch (how.kind) {
+    case "container":
+      return `its container manager (${how.manager})`;
     case "slackware":
       await h.lineinfile({ path: how.file, regexp: /^\s*#?\s*CGROUPS_VERSION=/, line: `CGROUPS_VERSION=${p.version}`, create: true, mode: "0644" });
       return how.file;
@@ -203,11 +219,14 @@ export const cgroups2 = role({
   name: "cgroups2",
   params,
   async run(h, p) {
-    const configuredIn = await configure(h, p, cgroupSwitch(h.facts));
-    const check = await h.task(cgroupHierarchyTask, { wanted: p.version, configuredIn, reboot: p.reboot });
+    const how = cgroupSwitch(h.facts);
+    const configuredIn = await configure(h, p, how);
+    const container = how.kind === "container" ? how.manager : undefined;
+    const check = await h.task(cgroupHierarchyTask, { wanted: p.version, configuredIn, reboot: p.reboot, container });
     if (hierarchyMatches(h.facts.cgroup.version, p.version)) return;
     h.warn(`cgroups2: ${check.reason}`);
-    if (!p.reboot) return;
+    // A reboot cannot change what a container's manager gives it.
+    if (!p.reboot || container) return;
     // The boot configuration must be complete (update-grub) before the host goes down.
     await h.flushHandlers();
     await h.reboot({ msg: `runbook cgroups2: booting with cgroup v${p.version}` });

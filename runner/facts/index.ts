@@ -14,6 +14,7 @@ import { osUnit } from "./os.ts";
 import {
   archUnit,
   cgroupUnit,
+  containerUnit,
   epochUnit,
   fqdnUnit,
   gidUnit,
@@ -62,6 +63,7 @@ export const FACT_UNITS: { readonly [K in keyof Facts]: FactUnit<Facts[K]> } = {
   interfaces: interfacesUnit,
   defaultRoute: defaultRouteUnit,
   initSystem: initSystemUnit,
+  container: containerUnit,
   packageManager: packageManagerUnit,
   cgroup: cgroupUnit,
   blockDevices: blockDevicesUnit,

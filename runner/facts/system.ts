@@ -361,6 +361,20 @@ export const epochUnit: FactUnit<number | null> = {
 };
 
 /**
+ * `container`: the first line of /run/systemd/container (systemd writes it
+ * when it boots in a container), else null.
+ *
+ * @example
+ * containerUnit.parse(raw) // "lxc"
+ */
+export const containerUnit: FactUnit<string | null> = {
+  name: "container",
+  files: ["/run/systemd/container"],
+  parse: (raw) => firstLine(raw.file("/run/systemd/container")) || null,
+  default: null,
+};
+
+/**
  * `uptimeSeconds`: from /proc/uptime.
  *
  * @example

@@ -247,6 +247,13 @@ export interface Facts {
   interfaces: NetworkInterface[];
   defaultRoute: DefaultRoute | null;
   initSystem: InitSystem;
+  /**
+   * The container the host runs in, as its systemd recorded it in
+   * /run/systemd/container (`lxc`, `docker`, `systemd-nspawn`, the test lab's
+   * `runbook-lab`); null on a machine or VM, and in a container whose PID 1
+   * is not systemd. A container boots with no kernel command line of its own.
+   */
+  container: string | null;
   packageManager: PackageManager | null;
   cgroup: CgroupFacts;
   blockDevices: BlockDevice[];

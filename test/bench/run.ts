@@ -242,7 +242,7 @@ async function main(argv: string[]): Promise<number> {
   const stateDir = () => mkdtempSync(join(work, "state-"));
   let labSeq = 0;
   const freshLab = async (hosts: number, withPython: boolean): Promise<BenchLab> => {
-    const lab = await up({ id: labId, hosts, python: withPython, prefix: "bnode", log });
+    const lab = await up({ id: labId, hosts, python: withPython, prefix: "bnode", replace: true, log });
     return prepareLab(lab, join(work, `lab-${++labSeq}`));
   };
 

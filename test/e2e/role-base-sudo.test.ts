@@ -1,6 +1,6 @@
 /**
- * Roles base-os and sudo on three real lab hosts (tnode1, tnode2 Debian;
- * tnode3 Slackware-flavoured), wired as the reference's triangle, through
+ * Roles base-os and sudo on three real lab hosts (tnode1 Debian with tini as
+ * PID 1, tnode2 Debian booted by systemd, tnode3 Slackware-flavoured), wired as the reference's triangle, through
  * the CLI with test/fixtures/playbooks/base-sudo.ts:
  *
  * - `--check --diff` on fresh hosts predicts the changes and writes nothing
@@ -41,7 +41,7 @@ const out = async (lab: Lab, host: LabHost, cmd: string) => (await ssh(lab, host
 const liveAddrs = (lab: Lab, host: LabHost) => out(lab, host, "ip -o -4 addr show | awk '{print $2, $4}' | sort");
 const sudoersSums = (lab: Lab, host: LabHost) => out(lab, host, "sha256sum /etc/sudoers /etc/sudoers.d/*; ls -la /etc/sudoers.d | awk '{print $1, $3, $4, $NF}'");
 
-const s = await labSuite("roles: base-os and sudo", { hosts: 3, topology: "triangle", slackware: [3] });
+const s = await labSuite("roles: base-os and sudo", { hosts: 3, topology: "triangle", slackware: [3], systemd: [2] });
 const state = stateDir();
 
 s("--check --diff on fresh hosts predicts every change and writes nothing", async ({ lab }) => {
@@ -79,6 +79,10 @@ s("the first run changes, the second reports 0 changed (and check mode agrees)",
     assert.ok(c.changed >= 14, `${host}: ${c.changed} changed`);
   }
   assert.not.ok(first.stdout.includes(HASH.slice(20)), "the password hash is not in the output");
+  // On the systemd host sshd is a unit: the handler reloads it through systemd, and it stays up.
+  const reload = results(first.stdout).find((e) => e.host === "tnode2" && e.role === "handler: reload sshd");
+  assert.equal(reload?.commands, ["systemctl reload ssh"]);
+  assert.is((await ssh(lab, lab.hosts[1]!, "systemctl is-active ssh")).stdout, "active\n");
 
   const second = await play(lab, [], {}, state);
   assert.is(second.code, 0, second.stderr);

@@ -1,6 +1,6 @@
 /**
- * Role bridge-stp on the lab's triangle (tnode1, tnode2 Debian; tnode3
- * Slackware-flavoured), in bridge-stp mode: the lab's inventory plus the
+ * Role bridge-stp on the lab's triangle (tnode1 Debian with tini as PID 1,
+ * tnode2 Debian booted by systemd; tnode3 Slackware-flavoured), in bridge-stp mode: the lab's inventory plus the
  * extra `-i` file `bridgeStpInventory(lab)` writes (cluster_lan
  * bridge-stp, the bridge's address 192.168.100.N/24, short STP timers,
  * base-os without the ports' /30s), through the CLI with
@@ -61,7 +61,7 @@ async function portStates(lab: Lab): Promise<Map<string, string>> {
   return states;
 }
 
-const s = await labSuite("role: bridge-stp on the triangle", { hosts: 3, topology: "triangle", slackware: [3] });
+const s = await labSuite("role: bridge-stp on the triangle", { hosts: 3, topology: "triangle", slackware: [3], systemd: [2] });
 const state = stateDir();
 
 s("--check --diff on fresh hosts predicts the bridge and its files, and changes nothing", async ({ lab }) => {

@@ -3,8 +3,8 @@
  * routed cluster LAN), through the CLI with test/fixtures/playbooks/frr.ts
  * (base-os addresses, then the cluster LAN play as site.ts wires it) and the
  * lab inventory's `frr` parameters (test/lab/lab.ts `clusterFrr`: hello 1 s,
- * dead 4 s). tnode1 and tnode2 are Debian (apt frr 8.4, /etc/init.d/frr);
- * tnode3 is Slackware-flavoured (SBo layout, rc.frr) and installs FRR from
+ * dead 4 s). tnode1 and tnode2 are Debian (apt frr 8.4): tnode1 with tini as
+ * PID 1 (/etc/init.d/frr), tnode2 booted by systemd (frr.service); tnode3 is Slackware-flavoured (SBo layout, rc.frr) and installs FRR from
  * `packageSrc`.
  *
  * The Slackware-flavoured host is Debian underneath, with no SBo packages.
@@ -174,7 +174,7 @@ cd / && rm -rf /tmp/frr-standin
 ls /tmp/packages
 `;
 
-const s = await labSuite("role: frr (OSPF on the triangle)", { hosts: 3, topology: "triangle", slackware: [3] });
+const s = await labSuite("role: frr (OSPF on the triangle)", { hosts: 3, topology: "triangle", slackware: [3], systemd: [2] });
 const state = stateDir();
 const host = (lab: Lab, name: string) => lab.hosts.find((h) => h.name === name)!;
 
@@ -229,6 +229,7 @@ s("first run converges every host; the second changes nothing and restarts nothi
   }
   const pids = await Promise.all(lab.hosts.map((h) => frrPids(lab, h)));
   for (const [i, p] of pids.entries()) assert.ok(p.trim().split(" ").length >= 3, `${lab.hosts[i]!.name}: FRR daemons run (${p})`);
+  assert.is(await out(lab, host(lab, "tnode2"), "systemctl is-active frr; systemctl is-enabled frr"), "active\nenabled\n", "tnode2 (systemd): FRR runs as its unit");
 
   const second = await play(lab);
   assert.is(second.code, 0, second.stderr);
@@ -318,6 +319,8 @@ s("a cost change on one Debian host rewrites only its frr.conf and restarts only
   assert.is(r.code, 0, r.stderr + r.stdout.slice(-3000));
   const changed = (name: string) => results(r.stdout, name).filter((e) => e.status === "changed").map((e) => `${e.role} › ${e.task}`);
   assert.equal(changed("tnode2"), ["frr › template /etc/frr/frr.conf", "handler: restart frr › service frr (restarted)"]);
+  // tnode2 boots systemd: FRR is its unit, restarted by systemd.
+  assert.equal(results(r.stdout, "tnode2").find((e) => e.task === "service frr (restarted)")?.commands, ["systemctl restart frr"]);
   assert.equal(changed("tnode1"), []);
   assert.equal(changed("tnode3"), []);
   assert.match(diffFor(r.stdout, "tnode2", "/etc/frr/frr.conf")?.after ?? "", /^interface eth1\n ip ospf network point-to-point\n ip ospf cost 50\n/m);

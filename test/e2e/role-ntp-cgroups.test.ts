@@ -1,9 +1,9 @@
 /**
  * The ntp and cgroups2 roles on real lab hosts, through the CLI
- * (test/fixtures/playbooks/ntp-cgroups.ts): tnode1 (Debian) is a chrony
- * server for the lab network with `local stratum 8`, tnode2 (Debian) a
- * chrony client of it, tnode3 (Slackware flavour) an ntpd client of it;
- * cgroups2 on all three.
+ * (test/fixtures/playbooks/ntp-cgroups.ts): tnode1 (Debian, tini as PID 1)
+ * is a chrony server for the lab network with `local stratum 8`, tnode2
+ * (Debian booted by systemd: chrony is a unit) a chrony client of it, tnode3
+ * (Slackware flavour) an ntpd client of it; cgroups2 on all three.
  *
  * The lab shares the test machine's clock, so every daemon runs with
  * `clockControl: false`, and a watcher on the test machine records every
@@ -20,7 +20,8 @@
  *
  * cgroups2: lab hosts mount cgroup2 in their own cgroup namespace, so their
  * facts say v2. With the default `version: 2` the running hierarchy already
- * matches; the "reboot needed" path is proven on the Slackware host by
+ * matches (on the systemd host, a container, the role configures nothing:
+ * the hierarchy is its manager's); the "reboot needed" path is proven on the Slackware host by
  * configuring `version: 1` (a real difference between the configured and
  * the running hierarchy), and in test/unit/role-ntp-cgroups.test.ts with the
  * captured facts of a Slackware 15.0 host that runs cgroup v1.
@@ -216,7 +217,7 @@ function buildNtpPackage(): Buffer {
 
 // --------------------------------------------------------------------- the suite
 
-const s = await labSuite("roles: ntp (chrony server and client, Slackware ntpd) and cgroups2", { hosts: 3, slackware: [3] });
+const s = await labSuite("roles: ntp (chrony server and client, Slackware ntpd) and cgroups2", { hosts: 3, slackware: [3], systemd: [2] });
 
 let watch: ChronydWatch | undefined;
 s.before(async ({ lab }) => {
@@ -310,10 +311,27 @@ s("the Slackware host: ntp package, ntp.conf, rc.ntpd enabled and started, resta
   const check = results(firstRun, host.name).find((e) => e.kind === "cgroups");
   assert.is(check?.status, "ok");
   assert.is(check?.reason, "the running hierarchy is cgroup v2, as configured");
-  // The Debian hosts (no systemd in the lab) mount the unified hierarchy from fstab.
-  for (const h of [server(lab), client(lab)]) {
-    assert.match(await out(lab, h, "cat /etc/fstab"), /^cgroup2 \/sys\/fs\/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime 0 0$/m);
-  }
+  // The tini Debian host mounts the unified hierarchy from fstab; the systemd
+  // one is a container: its hierarchy is the lab's to give, nothing to configure.
+  assert.match(await out(lab, server(lab), "cat /etc/fstab"), /^cgroup2 \/sys\/fs\/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime 0 0$/m);
+  assert.not.match(await out(lab, client(lab), "cat /etc/fstab"), /cgroup/);
+  const sd = results(firstRun, client(lab).name).filter((e) => e.role === "cgroups2");
+  assert.equal(
+    sd.map((e) => [e.kind, e.status, e.reason]),
+    [["cgroups", "ok", "the running hierarchy is cgroup v2, as the container manager (runbook-lab) gives it: a container has no kernel command line of its own"]],
+  );
+});
+
+s("the systemd host: chrony is a unit, enabled, its main process chronyd -x, restarted by systemctl", async ({ lab }) => {
+  const host = client(lab);
+  const unit = await out(lab, host, "systemctl is-enabled chrony; systemctl show --value -p ActiveState chrony; systemctl show --value -p MainPID chrony; cat /run/chrony/chronyd.pid");
+  const [enabled, active, mainPid, pidFile] = unit.trim().split("\n");
+  assert.equal([enabled, active], ["enabled", "active"]);
+  assert.is(mainPid, pidFile, "the running chronyd is the unit's");
+  assert.match(await out(lab, host, `tr '\\0' ' ' < /proc/${mainPid}/cmdline`), / -x( |$)/);
+  // The handler restarted the unit with systemctl, not an init script.
+  const restart = results(firstRun, host.name).find((e) => e.task === "service chrony (restarted)");
+  assert.equal(restart?.commands, ["systemctl restart chrony"]);
 });
 
 s("second run: 0 changed on every host, no daemon restarted", async ({ lab }) => {

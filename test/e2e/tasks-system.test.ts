@@ -1,7 +1,7 @@
 /**
  * package, service and kernelModule on real lab hosts: tnode1 is Debian
  * (apt, init.d scripts under a tini PID 1), tnode2 the Slackware flavour
- * (pkgtools, /etc/rc.d). Slackware's pkgtools cannot run on Debian, so
+ * (pkgtools, /etc/rc.d), tnode3 Debian booted by systemd (units). Slackware's pkgtools cannot run on Debian, so
  * tnode2 carries test stand-ins for installpkg/upgradepkg/removepkg
  * (test/lab/slackware/usr/sbin) that really extract .txz packages and keep
  * /var/log/packages records.
@@ -16,23 +16,29 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import * as assert from "uvu/assert";
-import { labSuite } from "../lab/fixture.ts";
+import { labSuite, until } from "../lab/fixture.ts";
 import type { Lab, LabHost } from "../lab/lab.ts";
-import { suiteContexts } from "./harness.ts";
+import type { Host } from "../../runner/host.ts";
+import type { TaskResult } from "../../runner/task.ts";
+import { suiteContexts, upperSnapshot } from "./harness.ts";
 
-const s = await labSuite("tasks: package, service, kernelModule", { hosts: 2, slackware: [2] });
+const s = await labSuite("tasks: package, service, kernelModule", { hosts: 3, slackware: [2], systemd: [3] });
 
 const debian = (lab: Lab) => lab.hosts[0]!;
 const slack = (lab: Lab) => lab.hosts[1]!;
+const systemd = (lab: Lab) => lab.hosts[2]!;
 
 const { ctx, sh, out, prove } = suiteContexts(s);
 
 
 // ---------------------------------------------------------------- Debian
 
-s("facts pick the backends: apt and init.d scripts on Debian, pkgtools and rc.d on the Slackware flavour", async ({ lab }) => {
+s("facts pick the backends: apt and init.d scripts on Debian, pkgtools and rc.d on the Slackware flavour, units under systemd", async ({ lab }) => {
+  // systemd is installed on the tini host too, but is not its init.
   const d = (await ctx(lab, debian(lab), false)).h.facts;
   assert.equal([d.packageManager, d.initSystem], ["apt", "unknown"]);
+  const sd = (await ctx(lab, systemd(lab), false)).h.facts;
+  assert.equal([sd.packageManager, sd.initSystem], ["apt", "systemd"]);
   const sl = (await ctx(lab, slack(lab), false)).h.facts;
   assert.equal([sl.os.family, sl.packageManager, sl.initSystem], ["slackware", "pkgtools", "slackware-bsd"]);
 });
@@ -92,6 +98,73 @@ s("debian: an init.d service (cron) started, restarted, stopped and disabled, en
     noop: /^cron is enabled$/,
   });
   assert.match(await out(lab, host, "ls /etc/rc2.d"), /S01cron/);
+});
+
+s("systemd: a unit enabled and started, reloaded, restarted, its templated unit file changed and daemon-reloaded, stopped and disabled; check mode predicts each", async ({ lab }) => {
+  const host = systemd(lab);
+  const h = (await ctx(lab, host, false)).h;
+  const chk = (await ctx(lab, host, true)).h;
+  // A daemon that counts its reloads (SIGHUP) in /run/rbdemo.reloads.
+  await h.copy({
+    dest: "/usr/local/sbin/rbdemo",
+    mode: "0755",
+    content: "#!/bin/sh\ntrap 'echo $GREETING >> /run/rbdemo.reloads' HUP\nwhile :; do sleep 60 & wait $!; done\n",
+  });
+  const unit = (greeting: string) => h.template({ src: new URL("../fixtures/units/rbdemo.service.njk", import.meta.url), dest: "/etc/systemd/system/rbdemo.service", vars: { greeting }, mode: "0644" });
+  assert.is((await unit("one")).status, "changed");
+  const show = async (...props: string[]) => (await out(lab, host, props.map((p) => `systemctl show --value -p ${p} rbdemo.service`).join("; "))).trim();
+  const live = () => show("ActiveState", "UnitFileState", "MainPID", "NeedDaemonReload");
+  const reloads = async () => (await sh(lab, host, "cat /run/rbdemo.reloads", { allowFail: true })).stdout;
+
+  await prove(lab, host, (h) => h.service({ name: "rbdemo", state: "started", enabled: true }), {
+    change: /^enable rbdemo; start rbdemo$/,
+    noop: /^rbdemo is running and enabled$/,
+    live,
+  });
+  assert.match(await live(), /^active\nenabled\n\d+\nno$/);
+  assert.is(await out(lab, host, "readlink /etc/systemd/system/multi-user.target.wants/rbdemo.service"), "/etc/systemd/system/rbdemo.service\n");
+
+  /** Check mode predicts `reason` and moves nothing; the real run does it. */
+  const predictThenRun = async (task: (h: Host) => Promise<TaskResult>, reason: RegExp) => {
+    const before = [await upperSnapshot(host), await live(), await reloads()];
+    const predicted = await task(chk);
+    assert.equal([predicted.status, predicted.predicted], ["changed", true]);
+    assert.match(predicted.reason, reason);
+    assert.equal([await upperSnapshot(host), await live(), await reloads()], before, "check mode changed nothing");
+    const done = await task(h);
+    assert.equal([done.status, done.reason], ["changed", predicted.reason]);
+  };
+
+  const pid = await show("MainPID");
+  await predictThenRun((h) => h.service({ name: "rbdemo", state: "reloaded" }), /^reload rbdemo$/);
+  await until("the daemon's reload signal", async () => (await reloads()) === "one\n", 10_000);
+  assert.is(await show("MainPID"), pid, "a reload keeps the process");
+
+  await predictThenRun((h) => h.service({ name: "rbdemo", state: "restarted" }), /^restart rbdemo$/);
+  const restartedPid = await show("MainPID");
+  assert.match(restartedPid, /^\d+$/);
+  assert.is.not(restartedPid, pid);
+
+  // The unit file changes under the running unit: systemd says so, and the task daemon-reloads first.
+  assert.is((await unit("two")).status, "changed");
+  assert.is(await show("NeedDaemonReload"), "yes");
+  await prove(lab, host, (h) => h.service({ name: "rbdemo", state: "started" }), {
+    change: /^daemon-reload \(rbdemo's unit file changed\)$/,
+    noop: /^rbdemo is running$/,
+    live,
+  });
+  assert.equal([await show("NeedDaemonReload"), await show("MainPID")], ["no", restartedPid], "a daemon-reload alone restarts nothing");
+  assert.is((await unit("three")).status, "changed");
+  await predictThenRun((h) => h.service({ name: "rbdemo", state: "restarted" }), /^daemon-reload \(rbdemo's unit file changed\); restart rbdemo$/);
+  assert.match(await out(lab, host, `tr '\\0' '\\n' < /proc/${await show("MainPID")}/environ`), /^GREETING=three$/m);
+
+  await prove(lab, host, (h) => h.service({ name: "rbdemo", state: "stopped", enabled: false }), {
+    change: /^stop rbdemo; disable rbdemo$/,
+    noop: /^rbdemo is stopped and disabled$/,
+    live,
+  });
+  assert.equal(await live(), "inactive\ndisabled\n0\nno");
+  assert.is((await sh(lab, host, "test -e /etc/systemd/system/multi-user.target.wants/rbdemo.service", { allowFail: true })).code, 1);
 });
 
 s("debian: a built-in kernel module is present; persist writes modules-load.d", async ({ lab }) => {

@@ -1,22 +1,23 @@
 /**
  * `npm run lab -- up|down|status|ssh|build`: the test lab from the shell.
  *
- *   npm run lab -- up 3 [--topology triangle] [--slackware 3] [--id 0] [--prefix tnode] [--python]
+ *   npm run lab -- up 3 [--topology triangle] [--slackware 3] [--systemd 1,2] [--id 0] [--prefix tnode] [--python] [--replace]
  *   npm run lab -- status [--id 0]
- *   npm run lab -- ssh tnode1 [-- CMD...]
+ *   npm run lab -- ssh tnode1 [--id 0] [-- CMD...]
  *   npm run lab -- down [--id 0 | --all]
  *   npm run lab -- build [--python]     build (or check) the cached rootfs only
  */
 import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
-import { defaultId, down, labUnavailable, status, up } from "./lab.ts";
+import { defaultId, down, hostList, labUnavailable, status, up } from "./lab.ts";
 import { ensureRootfs } from "./rootfs.ts";
 import { ensureLabTools } from "./tools.ts";
 
 const USAGE = `usage: npm run lab -- <command>
-  up N [--topology triangle] [--slackware LIST] [--prefix tnode] [--python] [--id ID]
+  up N [--topology triangle] [--slackware LIST] [--systemd LIST] [--prefix tnode] [--python] [--id ID] [--replace]
+     (a lab already up on ID is reused when it is the one asked for; --replace rebuilds it)
   status [--id ID]
-  ssh HOST [-- CMD...]
+  ssh HOST [--id ID] [-- CMD...]
   down [--id ID | --all]
   build [--python]`;
 
@@ -28,6 +29,8 @@ async function main(argv: string[]): Promise<number> {
       id: { type: "string" },
       topology: { type: "string" },
       slackware: { type: "string" },
+      systemd: { type: "string" },
+      replace: { type: "boolean" },
       prefix: { type: "string" },
       python: { type: "boolean" },
       all: { type: "boolean" },
@@ -53,8 +56,17 @@ async function main(argv: string[]): Promise<number> {
       const count = Number(rest[0] ?? 3);
       const topology = values.topology === "triangle" ? "triangle" : "none";
       if (values.topology && values.topology !== "triangle") throw new Error(`unknown topology ${values.topology} (known: triangle)`);
-      const slackware = values.slackware ? values.slackware.split(",").map(Number) : [];
-      const lab = await up({ id, hosts: count, topology, slackware, prefix: values.prefix, python: values.python, log });
+      const lab = await up({
+        id,
+        hosts: count,
+        topology,
+        slackware: hostList(values.slackware),
+        systemd: hostList(values.systemd),
+        prefix: values.prefix,
+        python: values.python,
+        replace: values.replace,
+        log,
+      });
       printStatus(lab.id);
       return 0;
     }
@@ -85,7 +97,7 @@ function printStatus(id: number): boolean {
     return false;
   }
   console.log(`lab ${id}: ${lab.hosts.length} host(s), topology ${lab.topology}`);
-  for (const h of lab.hosts) console.log(`  ${h.name.padEnd(10)} ${h.address.padEnd(14)} ${h.flavour}`);
+  for (const h of lab.hosts) console.log(`  ${h.name.padEnd(10)} ${h.address.padEnd(14)} ${h.flavour.padEnd(9)} ${h.init}`);
   console.log(`  inventory:  ${lab.inventory}\n  ssh config: ${lab.sshConfig}  (ssh -F ${lab.sshConfig} ${lab.hosts[0]!.name})`);
   return true;
 }

@@ -3,14 +3,32 @@
  * demo playbook against it twice — the second run must report 0 changed.
  * The lab stays up afterwards for exploring (`npm run lab -- ssh tnode1`);
  * `npm run lab -- down` removes it.
+ *
+ *   npm run demo [-- --id ID] [--systemd LIST] [--slackware LIST]
+ *
+ * The lab id is `--id`, else `RUNBOOK_LAB_ID`, else 0. A lab already up on
+ * that id is played on again when it is the demo's triangle, and the demo
+ * refuses to start when it is some other lab (see `up`).
  */
 import { spawnSync } from "node:child_process";
+import { parseArgs } from "node:util";
 
-import { up } from "./lab.ts";
+import { defaultId, hostList, up } from "./lab.ts";
 
 const PLAYBOOK = process.env.RUNBOOK_DEMO_PLAYBOOK ?? "playbooks/site.ts";
 
-const lab = await up({ id: Number(process.env.RUNBOOK_LAB_ID ?? 0), hosts: 3, topology: "triangle", log: (l) => console.error(l) });
+const { values } = parseArgs({ options: { id: { type: "string" }, systemd: { type: "string" }, slackware: { type: "string" } } });
+const lab = await up({
+  id: values.id === undefined ? defaultId() : Number(values.id),
+  hosts: 3,
+  topology: "triangle",
+  systemd: hostList(values.systemd),
+  slackware: hostList(values.slackware),
+  log: (l) => console.error(l),
+}).catch((err: Error) => {
+  console.error(`demo: ${err.message}`);
+  process.exit(1);
+});
 console.log(`lab ${lab.id} up: ${lab.hosts.map((h) => `${h.name} ${h.address}`).join(", ")}\n`);
 
 function play(extra: string[] = []): { code: number; recap: string } {
@@ -32,5 +50,8 @@ if (changed.length === 0 || changed.some((n) => n !== 0)) {
   process.exit(2);
 }
 console.log(`\nDemo done: first run changed the hosts, second run changed nothing.`);
-console.log(`Explore: npm run lab -- ssh tnode1   |   cat ${lab.inventory}   |   npm run lab -- down`);
+const idFlag = `--id ${lab.id}`;
+console.log(`Explore: npm run lab -- ssh tnode1 ${idFlag}   |   ssh -F ${lab.sshConfig} tnode1`);
+console.log(`         node bin/runbook.js play ${PLAYBOOK} -i ${lab.inventory} --check --diff -v`);
+console.log(`Remove:  npm run lab -- down ${idFlag}`);
 

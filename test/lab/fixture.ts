@@ -5,6 +5,7 @@
  * skipped and the reason is printed: a skip, never a silent pass.
  */
 import { suite, type Test } from "uvu";
+import * as assert from "uvu/assert";
 import { down, labUnavailable, up, type Lab, type LabHost, type UpOptions } from "./lab.ts";
 import { run, type RunResult } from "./sh.ts";
 import { ensureLabTools } from "./tools.ts";
@@ -42,7 +43,8 @@ export async function labSuite(name: string, opts: Omit<UpOptions, "id">): Promi
   let upError: unknown;
   s.before(async (ctx) => {
     try {
-      ctx.lab = await up({ ...opts, id: opts.python ? TEST_LAB_ID + 1 : TEST_LAB_ID });
+      // A lab left on this id by a crashed run is this suite's to replace.
+      ctx.lab = await up({ ...opts, id: opts.python ? TEST_LAB_ID + 1 : TEST_LAB_ID, replace: true });
     } catch (err) {
       upError = err;
     }
@@ -60,4 +62,14 @@ export async function labSuite(name: string, opts: Omit<UpOptions, "id">): Promi
 export function ssh(lab: Lab, host: LabHost | string, command: string, opts: { allowFail?: boolean; input?: string } = {}): Promise<RunResult> {
   const name = typeof host === "string" ? host : host.name;
   return run("ssh", ["-F", lab.sshConfig, "-o", "BatchMode=yes", name, command], opts);
+}
+
+/** Polls `check` until it returns true (or fails after `ms`). */
+export async function until(what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.unreachable(`timed out waiting for ${what}`);
 }

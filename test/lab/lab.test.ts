@@ -1,8 +1,9 @@
-/** The lab itself: isolation, teardown, the triangle, apt, flavours, speed. */
+/** The lab itself: isolation, teardown, the triangle, apt, flavours, systemd, cgroups, lab ids, speed. */
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import * as assert from "uvu/assert";
-import { down, leftovers, status, up } from "./lab.ts";
+import { cgroupRoot, down, labDir, labPids, leftovers, status, up, waitForBoot } from "./lab.ts";
 import { TEST_LAB_ID, labSuite, ssh } from "./fixture.ts";
 import { run } from "./sh.ts";
 
@@ -70,6 +71,64 @@ basics("hosts cannot change the machine's kernel settings, only their own networ
 
 basics.run();
 
+const systemd = await labSuite("lab: systemd hosts and cgroups", { hosts: 3, systemd: [1, 2] });
+
+systemd("systemd hosts have booted to running, with sshd a unit; the tini host is as before", async ({ lab }) => {
+  const [h1, h2, h3] = lab.hosts;
+  assert.equal([h1!.init, h2!.init, h3!.init], ["systemd", "systemd", "tini"]);
+  for (const h of [h1!, h2!]) {
+    const out = await ssh(lab, h, "systemctl is-system-running; cat /proc/1/comm; tr '\\0' '\\n' < /proc/1/environ | grep ^container=; systemctl show --value -p ActiveState ssh.service; systemctl show --value -p MainPID ssh.service; pgrep -o -x sshd");
+    const [state, comm, container, active, mainPid, sshd] = out.stdout.trim().split("\n");
+    assert.is(state, "running", `${h.name}: ${out.stdout}`);
+    assert.is(comm, "systemd");
+    assert.is(container, "container=runbook-lab");
+    assert.is(active, "active");
+    // The sshd that serves logins is the unit's main process, not one started beside systemd.
+    assert.is(mainPid, sshd);
+    const mounts = (await ssh(lab, h, "awk '$2 == \"/run\" || $2 == \"/run/lock\" { print $2, $3 }' /proc/self/mounts")).stdout;
+    assert.equal(mounts, "/run tmpfs\n/run/lock tmpfs\n");
+  }
+  const tini = await ssh(lab, h3!, "cat /proc/1/comm; systemctl is-system-running", { allowFail: true });
+  assert.match(tini.stdout, /^tini\n(offline)?/);
+  assert.is.not(tini.code, 0);
+});
+
+systemd("each host's cgroup namespace is rooted in its own subtree: a cgroup made on one is invisible from the others", async ({ lab }) => {
+  const [h1, h2, h3] = lab.hosts;
+  await ssh(lab, h1!, "mkdir /sys/fs/cgroup/rbtest417 && echo $$ > /sys/fs/cgroup/rbtest417/cgroup.procs && cat /proc/self/cgroup");
+  for (const other of [h2!, h3!]) {
+    const out = await ssh(lab, other, "test -e /sys/fs/cgroup/rbtest417 && echo visible; cat /proc/self/cgroup", { allowFail: true });
+    assert.not.match(out.stdout, /visible/, `${other.name} sees host 1's cgroup`);
+  }
+  assert.ok(existsSync(join(h1!.cgroup, "rbtest417")), "made in host 1's subtree on the machine");
+  assert.not.ok(existsSync(join(cgroupRoot()!, "rbtest417")), "not at the machine's cgroup root");
+  // systemd's slices land in the host's subtree too, and the tini host's root is its own.
+  assert.ok(existsSync(join(h2!.cgroup, "system.slice/ssh.service")));
+  assert.is((await ssh(lab, h3!, "cat /proc/self/cgroup")).stdout.trim().split("\n").at(-1), "0::/");
+  assert.ok((await ssh(lab, h3!, "cat /sys/fs/cgroup/cgroup.procs")).stdout.trim().split("\n").length < 10);
+});
+
+systemd("a degraded system is accepted, with its failed units shown", async ({ lab }) => {
+  const h2 = lab.hosts[1]!;
+  const said: string[] = [];
+  await waitForBoot(lab, h2, (l) => said.push(l));
+  assert.equal(said, [], "running: nothing to say");
+  await ssh(lab, h2, "systemd-run --unit=rbfail417 --property=Type=oneshot /bin/false", { allowFail: true });
+  await waitForBoot(lab, h2, (l) => said.push(l));
+  assert.is(said.length, 1);
+  assert.match(said[0]!, new RegExp(`^lab ${lab.id}: tnode2 booted degraded; failed units:\\n.*rbfail417\\.service.*failed`));
+});
+
+systemd("down kills every host and removes every host's cgroup", async ({ lab }) => {
+  const cgroups = lab.hosts.map((h) => h.cgroup);
+  assert.ok(cgroups.every((c) => existsSync(c)));
+  await down(lab.id);
+  for (const c of cgroups) assert.not.ok(existsSync(c), `${c} survived down`);
+  assert.equal(await leftovers(lab.id), { netns: [], links: [], pids: [], mounts: [], cgroups: [] });
+});
+
+systemd.run();
+
 const triangle = await labSuite("lab: triangle", { hosts: 3, topology: "triangle" });
 
 /** The reference cabling: [host, port] -> the [host, port] at the other end of its cable. */
@@ -113,22 +172,75 @@ triangle.run();
 
 const lifecycle = await labSuite("lab: lifecycle", { hosts: 1 });
 
-lifecycle("down leaves no mount, netns, link or process behind, and is idempotent", async ({ lab }) => {
+lifecycle("up on an id that is up reuses the lab asked for and refuses any other, leaving it running", async ({ lab }) => {
+  const pids = await labPids(lab.id);
+  assert.ok(pids.length > 0);
+  const again = await up({ id: lab.id, hosts: 1 });
+  assert.equal(again, lab);
+  for (const other of [{ hosts: 2 }, { hosts: 1, systemd: [1] }, { hosts: 1, prefix: "other" }]) {
+    try {
+      await up({ id: lab.id, ...other });
+      assert.unreachable(`up ${JSON.stringify(other)} on a running lab should be refused`);
+    } catch (err) {
+      assert.match((err as Error).message, new RegExp(`^lab ${lab.id} is already up \\(1 host\\(s\\) tnode1, topology none\\), not as asked`));
+    }
+  }
+  assert.equal(await labPids(lab.id), pids, "the running lab was not rebuilt");
+  assert.is((await ssh(lab, lab.hosts[0]!, "hostname")).stdout.trim(), "tnode1");
+});
+
+lifecycle("a second lab id runs the demo beside the first: --id wins over RUNBOOK_LAB_ID, hints name its paths, a rerun reuses it", async ({ lab }) => {
+  const second = lab.id + 1;
+  const pids = await labPids(lab.id);
+  const demo = (args: string[], env: Record<string, string>) =>
+    new Promise<{ code: number; out: string }>((resolve) => {
+      const child = spawn(process.execPath, ["--import", "tsx", "test/lab/demo.ts", ...args], {
+        env: { ...process.env, RUNBOOK_DEMO_PLAYBOOK: "playbooks/demo.ts", ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => (out += d));
+      child.stderr.on("data", (d: Buffer) => (out += d));
+      child.on("close", (code) => resolve({ code: code ?? 1, out }));
+    });
+  try {
+    const first = await demo(["--id", String(second), "--systemd", "2"], { RUNBOOK_LAB_ID: String(lab.id) });
+    assert.is(first.code, 0, first.out);
+    assert.match(first.out, `lab ${second} up:`);
+    assert.match(first.out, `ssh -F ${labDir(second)}/ssh_config tnode1`);
+    assert.match(first.out, `-i ${labDir(second)}/inventory.yml`);
+    assert.match(first.out, `npm run lab -- down --id ${second}`);
+    assert.not.match(first.out, "/var/lib/runbook-lab/0/");
+    assert.equal(status(second)!.hosts.map((h) => h.init), ["tini", "systemd", "tini"]);
+    const rerun = await demo(["--systemd", "2"], { RUNBOOK_LAB_ID: String(second) });
+    assert.is(rerun.code, 0, rerun.out);
+    assert.match(rerun.out, `lab ${second}: already up as asked; reusing it`);
+    const refused = await demo([], { RUNBOOK_LAB_ID: String(second) });
+    assert.is(refused.code, 1);
+    assert.match(refused.out, `demo: lab ${second} is already up`);
+    assert.equal(await labPids(lab.id), pids, "the first lab was not touched");
+  } finally {
+    await down(second);
+  }
+});
+
+lifecycle("down leaves no mount, netns, link, process or cgroup behind, and is idempotent", async ({ lab }) => {
   const before = await leftovers(lab.id);
   assert.ok(before.pids.length > 0 && before.netns.length === 1 && before.links.length === 2);
   assert.ok(before.mounts.length > 0, "the host's overlay should be visible before down");
+  assert.equal(before.cgroups, [lab.hosts[0]!.cgroup, dirname(lab.hosts[0]!.cgroup)]);
   const started = Date.now();
   await down(lab.id);
   assert.ok(Date.now() - started < 10_000, "down takes under 10 s");
-  assert.equal(await leftovers(lab.id), { netns: [], links: [], pids: [], mounts: [] });
+  assert.equal(await leftovers(lab.id), { netns: [], links: [], pids: [], mounts: [], cgroups: [] });
   for (const pid of before.pids) assert.not.ok(existsSync(`/proc/${pid}`), `pid ${pid} survived down`);
   assert.is(status(lab.id), null);
   await down(lab.id);
 });
 
 lifecycle("two lab instances run side by side without colliding", async () => {
-  const a = await up({ id: TEST_LAB_ID, hosts: 1 });
-  const b = await up({ id: TEST_LAB_ID + 1, hosts: 1 });
+  const a = await up({ id: TEST_LAB_ID, hosts: 1, replace: true });
+  const b = await up({ id: TEST_LAB_ID + 1, hosts: 1, replace: true });
   try {
     assert.is.not(a.hosts[0]!.address, b.hosts[0]!.address);
     assert.is((await ssh(a, a.hosts[0]!, "hostname")).code, 0);
@@ -141,11 +253,11 @@ lifecycle("two lab instances run side by side without colliding", async () => {
 
 lifecycle("up 3 under 10 s and up 20 under 60 s with a cached rootfs", async () => {
   let t = Date.now();
-  const three = await up({ id: TEST_LAB_ID, hosts: 3 });
+  const three = await up({ id: TEST_LAB_ID, hosts: 3, replace: true });
   const upThree = Date.now() - t;
   assert.is(three.hosts.length, 3);
   t = Date.now();
-  const twenty = await up({ id: TEST_LAB_ID, hosts: 20 });
+  const twenty = await up({ id: TEST_LAB_ID, hosts: 20, replace: true });
   const upTwenty = Date.now() - t;
   const last = await ssh(twenty, twenty.hosts[19]!, "hostname");
   assert.is(last.stdout.trim(), "tnode20");

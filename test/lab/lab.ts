@@ -6,7 +6,10 @@
  * rootfs, an optional Slackware-flavour layer and a per-lab config layer;
  * upper: per host) with its own network, PID, mount, UTS and cgroup
  * namespaces, fresh proc/sys/devpts and a tmpfs /run, regenerated SSH host
- * keys, tini as its reaping PID 1 and sshd under it.
+ * keys, and as PID 1 either tini with sshd under it or (hosts chosen with
+ * `systemd`) systemd booting the host, sshd a unit. Each host's cgroup
+ * namespace is rooted in its own cgroup2 subtree (`runbook-lab-ID/NAME`
+ * under the machine's cgroup2 mount), made on `up` and removed on `down`.
  *
  * Addresses: the lab owns 10.88.0.0/16; lab instance N (0-15) owns
  * 10.88.(16N).0/20 on a bridge `rblabN` in the root namespace, whose .1 is the
@@ -15,11 +18,12 @@
  * netns, state dir) carries the instance id, so two labs never collide.
  */
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, closeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, symlinkSync, writeFileSync, closeSync } from "node:fs";
 import net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CACHE_DIR, ensureRootfs } from "./rootfs.ts";
+import { CACHE_DIR, ensureRootfs, rootfsPath } from "./rootfs.ts";
 import { stringify as stringifyYaml } from "yaml";
 import { run } from "./sh.ts";
 import { ensureLabTools } from "./tools.ts";
@@ -30,6 +34,9 @@ const PROXY_PORT = 3142;
 
 export type Flavour = "debian" | "slackware";
 
+/** PID 1 of a lab host: tini reaping a foreground sshd, or systemd booting the host. */
+export type LabInit = "tini" | "systemd";
+
 export interface LabHost {
   /** 1-based position in the lab. */
   index: number;
@@ -39,6 +46,9 @@ export interface LabHost {
   address: string;
   netns: string;
   flavour: Flavour;
+  init: LabInit;
+  /** The host's cgroup2 subtree on the machine: the root of its cgroup namespace. */
+  cgroup: string;
   /** The overlay's upper dir: every change the host made to its filesystem. */
   upper: string;
   /** sshd's and the init's output. */
@@ -70,16 +80,30 @@ export interface UpOptions {
   topology?: "none" | "triangle";
   /** 1-based indexes of hosts that get the Slackware-flavoured layer. */
   slackware?: number[];
+  /** 1-based indexes of hosts that boot systemd as PID 1 (the others run tini). */
+  systemd?: number[];
   /** Host name prefix; hosts are PREFIX1..PREFIXN. */
   prefix?: string;
   /** Use the rootfs variant with python3 (for the Ansible benchmark). */
   python?: boolean;
+  /**
+   * A lab already up on this id is taken down and built anew (the test
+   * fixture: a lab left over from a crashed run is its own). Without it,
+   * `up` on a running lab reuses it when it is the lab asked for and
+   * refuses otherwise: never a rebuild behind the user's back.
+   */
+  replace?: boolean;
   log?: (line: string) => void;
 }
 
 /** The instance id used when none is given: `RUNBOOK_LAB_ID`, else 0. */
 export function defaultId(): number {
   return Number(process.env.RUNBOOK_LAB_ID ?? 0);
+}
+
+/** `--slackware 1,3` -> [1, 3] (1-based host indexes). */
+export function hostList(text: string | undefined): number[] {
+  return text ? text.split(",").map(Number) : [];
 }
 
 function checkId(id: number): void {
@@ -111,6 +135,7 @@ export async function labUnavailable(): Promise<string | null> {
   }
   const probe = await run("unshare", ["--net", "--mount", "--pid", "--uts", "--fork", "true"], { allowFail: true });
   if (probe.code !== 0) return `namespaces are not available: ${probe.stderr.trim()}`;
+  if (!cgroupRoot()) return "the lab needs a cgroup2 mount (the unified hierarchy, alone or beside v1): each host gets its own subtree";
   const hasDebootstrap = await run("sh", ["-c", "command -v debootstrap"], { allowFail: true });
   if (hasDebootstrap.code !== 0 && !existsSync(CACHE_DIR)) return "the lab needs debootstrap to build its rootfs";
   return null;
@@ -123,7 +148,11 @@ export function status(id = defaultId()): Lab | null {
   return JSON.parse(readFileSync(file, "utf8")) as Lab;
 }
 
-/** Brings up lab `id` with `hosts` hosts, replacing any lab of that id. */
+/**
+ * Brings up lab `id` with `hosts` hosts. When lab `id` is already up (or
+ * left pieces behind), `replace` rebuilds it; otherwise the running lab is
+ * returned when it is the one asked for, and `up` refuses when it is not.
+ */
 export async function up(opts: UpOptions): Promise<Lab> {
   const id = opts.id ?? defaultId();
   checkId(id);
@@ -131,10 +160,41 @@ export async function up(opts: UpOptions): Promise<Lab> {
   if (opts.hosts < 1 || opts.hosts > 3000) throw new Error(`lab hosts must be 1-3000, got ${opts.hosts}`);
   const topology = opts.topology ?? "none";
   if (topology === "triangle" && opts.hosts < 3) throw new Error("the triangle topology needs at least 3 hosts");
+  const slack = new Set(opts.slackware ?? []);
+  const systemd = new Set(opts.systemd ?? []);
+  for (const i of [...slack, ...systemd]) {
+    if (!Number.isInteger(i) || i < 1 || i > opts.hosts) throw new Error(`host index ${i} is not one of the lab's hosts (1-${opts.hosts})`);
+  }
+  const both = [...slack].filter((i) => systemd.has(i));
+  if (both.length) throw new Error(`host ${both.join(", ")}: the Slackware flavour has no systemd (choose --slackware or --systemd)`);
   await ensureLabTools(log);
   const reason = await labUnavailable();
   if (reason) throw new Error(`lab unavailable: ${reason}`);
 
+  const prefix = opts.prefix ?? "tnode";
+  const hosts: LabHost[] = [];
+  for (let i = 1; i <= opts.hosts; i++) {
+    const name = `${prefix}${i}`;
+    const hostDir = join(labDir(id), "hosts", name);
+    hosts.push({
+      index: i,
+      name,
+      address: hostAddress(id, i),
+      netns: netnsName(id, name),
+      flavour: slack.has(i) ? "slackware" : "debian",
+      init: systemd.has(i) ? "systemd" : "tini",
+      cgroup: join(cgroupRoot()!, labCgroupName(id), name),
+      upper: join(hostDir, "upper"),
+      console: join(hostDir, "console.log"),
+    });
+  }
+  if (!opts.replace) {
+    const running = await reuse(id, hosts, topology, opts);
+    if (running) {
+      log(`lab ${id}: already up as asked; reusing it`);
+      return running;
+    }
+  }
   await down(id);
   const rootfs = await ensureRootfs({ python: opts.python, log });
   const dir = labDir(id);
@@ -146,23 +206,7 @@ export async function up(opts: UpOptions): Promise<Lab> {
   const common = writeCommonLayer(dir, gatewayAddress(id), readFileSync(`${key}.pub`, "utf8"));
   const slackLayer = join(dir, "layer-slackware");
   cpSync(join(HERE, "slackware"), slackLayer, { recursive: true, verbatimSymlinks: true });
-
-  const prefix = opts.prefix ?? "tnode";
-  const slack = new Set(opts.slackware ?? []);
-  const hosts: LabHost[] = [];
-  for (let i = 1; i <= opts.hosts; i++) {
-    const name = `${prefix}${i}`;
-    const hostDir = join(dir, "hosts", name);
-    hosts.push({
-      index: i,
-      name,
-      address: hostAddress(id, i),
-      netns: netnsName(id, name),
-      flavour: slack.has(i) ? "slackware" : "debian",
-      upper: join(hostDir, "upper"),
-      console: join(hostDir, "console.log"),
-    });
-  }
+  const systemdLayer = writeSystemdLayer(dir);
 
   const bridge = bridgeName(id);
   await ipBatch([`link add ${bridge} type bridge`, `addr add ${gatewayAddress(id)}/20 dev ${bridge}`, `link set ${bridge} up`]);
@@ -170,7 +214,8 @@ export async function up(opts: UpOptions): Promise<Lab> {
 
   const hostKeys = await Promise.all(hosts.map((h) => prepareHost(id, h, hosts, bridge)));
   if (topology === "triangle") await wireTriangle(hosts);
-  await Promise.all(hosts.map((h) => startHost(h, [common, ...(h.flavour === "slackware" ? [slackLayer] : []), rootfs])));
+  makeCgroups(hosts);
+  await Promise.all(hosts.map((h) => startHost(h, [common, ...(h.flavour === "slackware" ? [slackLayer] : []), ...(h.init === "systemd" ? [systemdLayer] : []), rootfs])));
 
   const lab: Lab = {
     id,
@@ -188,9 +233,62 @@ export async function up(opts: UpOptions): Promise<Lab> {
   };
   writeClientFiles(lab, hostKeys);
   writeFileSync(join(dir, "state.json"), JSON.stringify(lab, null, 2));
-  await Promise.all(hosts.map((h) => waitForSsh(h)));
+  await Promise.all(hosts.map((h) => waitForSsh(h, h.init === "systemd" ? 90_000 : 30_000)));
+  await Promise.all(hosts.filter((h) => h.init === "systemd").map((h) => waitForBoot(lab, h, log)));
   log(`lab ${id}: ${hosts.length} host(s) up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return lab;
+}
+
+/** "3 host(s) tnode1..tnode3, topology triangle, slackware 3, systemd 1" */
+function describeLab(hosts: Pick<LabHost, "index" | "name" | "flavour" | "init">[], topology: string): string {
+  const which = (pick: (h: (typeof hosts)[number]) => boolean) => hosts.filter(pick).map((h) => h.index).join(",");
+  const slack = which((h) => h.flavour === "slackware");
+  const systemd = which((h) => h.init === "systemd");
+  const names = hosts.length === 1 ? hosts[0]!.name : `${hosts[0]!.name}..${hosts.at(-1)!.name}`;
+  return [`${hosts.length} host(s) ${names}`, `topology ${topology}`, ...(slack ? [`slackware ${slack}`] : []), ...(systemd ? [`systemd ${systemd}`] : [])].join(", ");
+}
+
+/**
+ * Lab `id` as it runs now, when it is the lab asked for and every host
+ * answers; null when nothing of lab `id` is on the machine. Anything else
+ * (another shape, a dead host, pieces without a state file) is refused:
+ * `up` never rebuilds a lab behind its user's back.
+ */
+async function reuse(id: number, hosts: LabHost[], topology: string, opts: UpOptions): Promise<Lab | null> {
+  const current = status(id);
+  const left = await leftovers(id);
+  const how = `take it down first (\`npm run lab -- down --id ${id}\`), use another id, or replace it (\`up --replace\`)`;
+  if (!current) {
+    const pieces = Object.entries(left).filter(([, v]) => v.length).map(([k, v]) => `${v.length} ${k}`);
+    if (pieces.length) throw new Error(`lab ${id} left pieces behind with no state file (${pieces.join(", ")}): ${how}`);
+    return null;
+  }
+  const shape = (hs: Pick<LabHost, "index" | "name" | "flavour" | "init">[]) => describeLab(hs, "");
+  const same = current.topology === topology && shape(current.hosts) === shape(hosts) && current.rootfs === rootfsPath({ python: opts.python });
+  if (!same) throw new Error(`lab ${id} is already up (${describeLab(current.hosts, current.topology)}), not as asked (${describeLab(hosts, topology)}): ${how}`);
+  const answering = await Promise.all(current.hosts.map((h) => sshBanner(h)));
+  const dead = current.hosts.filter((_, i) => !answering[i]).map((h) => h.name);
+  if (dead.length) throw new Error(`lab ${id} is up as asked but ${dead.join(", ")} do(es) not answer ssh: ${how}`);
+  return current;
+}
+
+/**
+ * The layer systemd hosts add: a volatile journal (logs in /run, so the
+ * upper dir still holds only what tasks changed) and, masked, the timers
+ * that would run apt, dpkg backups, fstrim or /tmp clean-ups on their own
+ * schedule in the middle of a test (apt's would hold its lock when a role
+ * installs a package; a clean-up would change the upper dir under a check).
+ */
+function writeSystemdLayer(dir: string): string {
+  const layer = join(dir, "layer-systemd");
+  const conf = join(layer, "etc/systemd/journald.conf.d/00-runbook-lab.conf");
+  mkdirSync(dirname(conf), { recursive: true });
+  writeFileSync(conf, "[Journal]\nStorage=volatile\n");
+  mkdirSync(join(layer, "etc/systemd/system"), { recursive: true });
+  for (const unit of ["apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer", "e2scrub_all.timer", "e2scrub_reap.service", "fstrim.timer", "systemd-tmpfiles-clean.timer"]) {
+    symlinkSync("/dev/null", join(layer, "etc/systemd/system", unit));
+  }
+  return layer;
 }
 
 /** The per-lab config layer shared by all hosts: login key, apt proxy, sshd settings. */
@@ -242,6 +340,8 @@ async function prepareHost(id: number, h: LabHost, all: LabHost[], bridge: strin
   const keyFile = join(h.upper, "etc/ssh/ssh_host_ed25519_key");
   await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `root@${h.name}`, "-f", keyFile]);
   writeFileSync(join(h.upper, "etc/hostname"), `${h.name}\n`);
+  // Its own machine id (the rootfs's is shared): journald, D-Bus and DHCP client ids key on it.
+  writeFileSync(join(h.upper, "etc/machine-id"), `${randomBytes(16).toString("hex")}\n`);
   const hostsLines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", ...all.map((o) => `${o.address}\t${o.name}`)];
   writeFileSync(join(h.upper, "etc/hosts"), hostsLines.join("\n") + "\n");
 
@@ -279,12 +379,17 @@ async function wireTriangle(hosts: LabHost[]): Promise<void> {
 /**
  * PID 1 setup, run by the machine's /bin/sh inside the host's new namespaces:
  * mount the overlay root and fresh pseudo filesystems, pivot into it and exec
- * tini with sshd. /proc/sys is read-only except net.*, which is per network
- * namespace: a task on a lab host must never change the test machine's kernel.
+ * tini with sshd, or systemd. /proc/sys is read-only except net.*, which is
+ * per network namespace: a task on a lab host must never change the test
+ * machine's kernel. cgroup2 is mounted from inside the host's cgroup
+ * namespace, so its root is the host's own subtree (made by `up`, writable:
+ * systemd makes its slices there). systemd gets what its container interface
+ * asks for: tmpfs /run and /run/lock, `container` in its environment (and
+ * nothing else of ours), a machine id (written by `up`).
  */
 const INIT_SCRIPT = String.raw`
 set -e
-M=$1 NAME=$2 LOWER=$3 UPPER=$4 WORK=$5
+M=$1 NAME=$2 LOWER=$3 UPPER=$4 WORK=$5 INIT=$6
 mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=$UPPER,workdir=$WORK" "$M"
 hostname "$NAME"
 mount -t proc proc "$M/proc"
@@ -304,24 +409,29 @@ mount -t tmpfs -o mode=1777 tmpfs "$M/dev/shm"
 ln -s /proc/self/fd "$M/dev/fd"
 ln -s /proc/self/fd/0 "$M/dev/stdin"; ln -s /proc/self/fd/1 "$M/dev/stdout"; ln -s /proc/self/fd/2 "$M/dev/stderr"
 mkdir -p "$M/run/sshd" "$M/run/lock"
+mount -t tmpfs -o mode=1777,size=5120k,nosuid,nodev,noexec tmpfs "$M/run/lock"
 : > "$M/run/utmp"; : > "$M/run/wtmp"; : > "$M/run/btmp"; : > "$M/run/lastlog"
 cd "$M"
 pivot_root . .
 umount -l .
 cd /
+if [ "$INIT" = systemd ]; then exec env -i container=runbook-lab /usr/lib/systemd/systemd; fi
 exec /usr/bin/tini -- /usr/sbin/sshd -D -e
 `;
 
 async function startHost(h: LabHost, lower: string[]): Promise<void> {
   const hostDir = dirname(h.upper);
   const logFd = openSync(h.console, "a");
+  // The init joins the host's cgroup before `unshare --cgroup`, which roots
+  // the new cgroup namespace where its caller is.
   const child = spawn(
-    "ip",
+    "sh",
     [
-      "netns", "exec", h.netns,
+      "-c", 'echo $$ > "$0" && exec "$@"', join(h.cgroup, "cgroup.procs"),
+      "ip", "netns", "exec", h.netns,
       "unshare", "--mount", "--uts", "--pid", "--cgroup", "--fork", "--propagation", "private", "--",
       "/bin/sh", "-c", INIT_SCRIPT, "init",
-      join(hostDir, "merged"), h.name, lower.join(":"), h.upper, join(hostDir, "work"),
+      join(hostDir, "merged"), h.name, lower.join(":"), h.upper, join(hostDir, "work"), h.init,
     ],
     { detached: true, stdio: ["ignore", logFd, logFd] },
   );
@@ -329,28 +439,49 @@ async function startHost(h: LabHost, lower: string[]): Promise<void> {
   closeSync(logFd);
 }
 
+/** True when the host's sshd sends its banner within a second. */
+function sshBanner(h: Pick<LabHost, "address">): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const sock = net.connect(22, h.address);
+    sock.setTimeout(1000);
+    sock.once("data", (d) => {
+      sock.destroy();
+      resolve(d.toString().startsWith("SSH-"));
+    });
+    sock.once("error", () => resolve(false));
+    sock.once("timeout", () => {
+      sock.destroy();
+      resolve(false);
+    });
+  });
+}
+
 /** Waits until the host's sshd sends its banner. */
 async function waitForSsh(h: LabHost, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const sock = net.connect(22, h.address);
-      sock.setTimeout(1000);
-      sock.once("data", (d) => {
-        sock.destroy();
-        resolve(d.toString().startsWith("SSH-"));
-      });
-      sock.once("error", () => resolve(false));
-      sock.once("timeout", () => {
-        sock.destroy();
-        resolve(false);
-      });
-    });
-    if (ok) return;
+    if (await sshBanner(h)) return;
     await new Promise((r) => setTimeout(r, 25));
   }
   const consoleText = existsSync(h.console) ? readFileSync(h.console, "utf8").slice(-2000) : "(no console output)";
   throw new Error(`lab host ${h.name} (${h.address}): sshd did not answer in ${timeoutMs / 1000} s; console:\n${consoleText}`);
+}
+
+/**
+ * Waits until systemd on `h` has finished booting (`systemctl
+ * is-system-running --wait`): running, or degraded, whose failed units are
+ * logged. Anything else (a boot that hangs, maintenance) fails `up`.
+ */
+export async function waitForBoot(lab: Lab, h: LabHost, log: (line: string) => void): Promise<void> {
+  const onHost = (command: string) => run("ssh", ["-F", lab.sshConfig, "-o", "BatchMode=yes", h.name, command], { allowFail: true });
+  const state = (await onHost("timeout 120 systemctl is-system-running --wait")).stdout.trim();
+  if (state === "running") return;
+  const failed = (await onHost("systemctl --failed --no-legend --plain")).stdout.trim();
+  if (state === "degraded") {
+    log(`lab ${lab.id}: ${h.name} booted degraded; failed units:\n${failed}`);
+    return;
+  }
+  throw new Error(`lab host ${h.name}: systemd did not finish booting (is-system-running: ${state || "no answer"}); failed units:\n${failed}`);
 }
 
 function writeClientFiles(lab: Lab, hostKeys: string[]): void {
@@ -377,7 +508,7 @@ function writeClientFiles(lab: Lab, hostKeys: string[]): void {
         nodename: h.name,
         hostname: h.address,
         username: "root",
-        tags: `${h.index <= 3 ? "clusternode,lab" : "lab"},${h.flavour}`,
+        tags: `${h.index <= 3 ? "clusternode,lab" : "lab"},${h.flavour}${h.init === "systemd" ? ",systemd" : ""}`,
         "ssh-keypath": lab.key,
         known_hosts_file: lab.knownHosts,
         // Lab hosts share the test machine's clock, which nothing may steer:
@@ -461,6 +592,49 @@ export function bridgeStpInventory(lab: Lab): string {
 /** The bridge's address of triangle host `index` in bridge-stp mode. */
 export const bridgeLan = (index: number) => `192.168.100.${index}/24`;
 
+/**
+ * The machine's cgroup2 mount point (/sys/fs/cgroup, or /sys/fs/cgroup/unified
+ * on a hybrid v1+v2 machine), or null without one.
+ */
+export function cgroupRoot(): string | null {
+  const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n");
+  const points = mounts.filter((l) => / - cgroup2 /.test(l)).map((l) => l.split(" ")[4]!);
+  return points.includes("/sys/fs/cgroup") ? "/sys/fs/cgroup" : (points[0] ?? null);
+}
+
+const labCgroupName = (id: number) => `runbook-lab-${id}`;
+
+/** Each host's own cgroup subtree, under one per lab: `runbook-lab-ID/NAME`. */
+function makeCgroups(hosts: LabHost[]): void {
+  for (const h of hosts) mkdirSync(h.cgroup, { recursive: true });
+}
+
+/** Lab `id`'s cgroup and every cgroup below it (a host's systemd makes its slices there), deepest first. */
+function labCgroups(id: number): string[] {
+  const root = cgroupRoot();
+  if (!root) return [];
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) walk(join(dir, e.name));
+    found.push(dir);
+  };
+  const top = join(root, labCgroupName(id));
+  if (existsSync(top)) walk(top);
+  return found;
+}
+
+/** Kills whatever still runs in lab `id`'s cgroups and removes them. */
+async function removeCgroups(id: number): Promise<void> {
+  const all = labCgroups(id);
+  const top = all.at(-1);
+  if (!top) return;
+  // cgroup.kill (Linux 5.14) kills the whole subtree at once.
+  if (existsSync(join(top, "cgroup.kill"))) writeFileSync(join(top, "cgroup.kill"), "1");
+  const deadline = Date.now() + 5000;
+  while (/populated 1/.test(readFileSync(join(top, "cgroup.events"), "utf8")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  for (const dir of all) rmdirSync(dir);
+}
+
 /** Names of lab `id`'s network namespaces that exist now. */
 async function labNetns(id: number): Promise<string[]> {
   const out = await run("ip", ["netns", "list"], { allowFail: true });
@@ -517,7 +691,7 @@ const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** What lab `id` leaves on the machine now; all empty after `down`. */
 export async function leftovers(id: number) {
-  return { netns: await labNetns(id), links: await labLinks(id), pids: await labPids(id), mounts: labMounts(id) };
+  return { netns: await labNetns(id), links: await labLinks(id), pids: await labPids(id), mounts: labMounts(id), cgroups: labCgroups(id) };
 }
 
 function isAlive(pid: number): boolean {
@@ -531,7 +705,8 @@ function isAlive(pid: number): boolean {
 
 /**
  * Removes everything lab `id` made: its processes (only those inside its own
- * namespaces, plus its proxy), namespaces, links, mounts and state dir.
+ * namespaces and cgroups, plus its proxy), namespaces, links, mounts,
+ * cgroups and state dir.
  * Idempotent, and safe after a crash: it finds leftovers by name, not only
  * from the state file.
  */
@@ -553,6 +728,7 @@ export async function down(id = defaultId()): Promise<void> {
   }
   const deadline = Date.now() + 5000;
   while (pids.some(isAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await removeCgroups(id);
   for (const ns of await labNetns(id)) await run("ip", ["netns", "del", ns], { allowFail: true });
   for (const link of await labLinks(id)) await run("ip", ["link", "del", link], { allowFail: true });
   for (const m of labMounts(id).reverse()) await run("umount", ["-l", m], { allowFail: true });

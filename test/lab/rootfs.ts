@@ -19,8 +19,12 @@ export const SUITE = "bookworm";
  * Packages every lab host has; deliberately no Python (runbook needs none).
  * xz-utils: Slackware packages are .txz, and the Slackware-flavoured hosts
  * extract them for real (test/lab/slackware/usr/sbin/installpkg).
+ * systemd and dbus: PID 1 of the systemd-flavoured hosts (tini hosts have
+ * them too, unused: their /run has no /run/systemd/system, so maintainer
+ * scripts and runbook's facts see no systemd there). Part of the cache
+ * key, so a cache from before they were added is rebuilt.
  */
-export const BASE_PACKAGES = ["openssh-server", "sudo", "iproute2", "procps", "iputils-ping", "tini", "xz-utils"];
+export const BASE_PACKAGES = ["openssh-server", "sudo", "iproute2", "procps", "iputils-ping", "tini", "xz-utils", "systemd", "dbus"];
 
 export interface RootfsOptions {
   /** Add python3 (the benchmark's Ansible needs it; runbook must not). */
@@ -30,7 +34,7 @@ export interface RootfsOptions {
 }
 
 /** Files whose presence proves a usable rootfs (checked on every reuse). */
-const REQUIRED = ["usr/sbin/sshd", "usr/bin/tini", "usr/bin/sudo", "bin/sh", "usr/bin/apt-get", "sbin/ip"];
+const REQUIRED = ["usr/sbin/sshd", "usr/bin/tini", "usr/lib/systemd/systemd", "usr/bin/systemctl", "usr/bin/sudo", "bin/sh", "usr/bin/apt-get", "sbin/ip"];
 const STAMP = ".runbook-lab-complete";
 
 /**

@@ -14,7 +14,7 @@ import { BecomeError, RemoteError } from "../../runner/connection/posix.ts";
 import { SshConnection, type SshTarget } from "../../runner/connection/ssh.ts";
 import { UnreachableError } from "../../runner/connection/types.ts";
 import { shq } from "../../runner/quote.ts";
-import { labSuite } from "./fixture.ts";
+import { labSuite, until } from "./fixture.ts";
 import { hostAddress, type Lab } from "./lab.ts";
 
 const PW = `pw-${randomBytes(6).toString("hex")}-Zq!`;
@@ -37,16 +37,6 @@ async function rejection(p: Promise<unknown>, cls: abstract new (...a: never[]) 
     return e as Error;
   }
   return assert.unreachable(`expected a rejection matching ${pattern}`) as never;
-}
-
-/** Polls `check` until it returns true (or fails after `ms`). */
-async function until(what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  assert.unreachable(`timed out waiting for ${what}`);
 }
 
 const s = await labSuite("ssh connection", { hosts: 2 });

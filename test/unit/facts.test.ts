@@ -387,6 +387,14 @@ test("init system: openrc (alpine), sysvinit (devuan), slackware in a container,
   assert.is(init({ files: { "/proc/1/comm": "tini" } }), "unknown");
 });
 
+test("container: what systemd recorded in /run/systemd/container, else null", () => {
+  const container = (p: Parameters<typeof output>[0]) => FACT_UNITS.container.parse(splitRaw(output(p)));
+  assert.is(container({ files: { "/run/systemd/container": "lxc" } }), "lxc");
+  assert.is(container({ files: { "/run/systemd/container": "systemd-nspawn\n" } }), "systemd-nspawn");
+  assert.is(container({ files: { "/run/systemd/container": "" } }), null);
+  assert.is(container({}), null);
+});
+
 test("package manager: pkgtools without slackpkg, apk, yum alone, none", () => {
   const pm = (p: Parameters<typeof output>[0]) => FACT_UNITS.packageManager.parse(splitRaw(output(p)));
   assert.is(pm({ files: { "/etc/slackware-version": "Slackware 15.0" }, commands: ["/sbin/installpkg"] }), "pkgtools");

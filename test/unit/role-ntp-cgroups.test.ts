@@ -129,7 +129,7 @@ test("ntp: chronyd's options get -x exactly when clockControl is false", async (
 test("cgroups2: where the setting lives, from facts", async () => {
   const where = (f: FactsFixture) => {
     const s = cgroupSwitch(fixtureFacts(f));
-    return `${s.kind}${"file" in s ? ` ${s.file}` : ""}`;
+    return `${s.kind}${"file" in s ? ` ${s.file}` : "manager" in s ? ` ${s.manager}` : ""}`;
   };
   assert.is(where("slackware-15.0"), "slackware /etc/default/cgroups");
   assert.is(where("slackware-current"), "slackware /etc/default/cgroups");
@@ -137,6 +137,9 @@ test("cgroups2: where the setting lives, from facts", async () => {
   assert.is(where("almalinux-9"), "grub /etc/default/grub");
   assert.is(where("raspios-12-arm64"), "rpi-cmdline /boot/firmware/cmdline.txt");
   assert.is(where("debian-12-container"), "fstab /etc/fstab");
+  // systemd booted in a container: its manager sets the hierarchy.
+  assert.is(cgroupSwitch({ ...fixtureFacts("debian-12-vm"), container: "lxc" }).kind, "container");
+  assert.equal(cgroupSwitch({ ...fixtureFacts("debian-12-vm"), container: "runbook-lab" }), { kind: "container", manager: "runbook-lab" });
 });
 
 test("cgroups2: which running hierarchies match", async () => {
