@@ -3,7 +3,6 @@
  * patterns, unreachable and failing hosts, host keys, ad-hoc commands and
  * the messages for bad input.
  */
-import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,7 +10,7 @@ import * as assert from "uvu/assert";
 import type { Lab } from "../lab/lab.ts";
 import { labSuite, ssh } from "../lab/fixture.ts";
 import { run } from "../lab/sh.ts";
-import { runbook, stateDir } from "./harness.ts";
+import { runbook, stateDir, underPty } from "./harness.ts";
 
 const PB = "test/fixtures/playbooks";
 const SECRET = "Sup3r-s3cret!x9";
@@ -20,27 +19,6 @@ const SECRET = "Sup3r-s3cret!x9";
 function ranOn(stdout: string): string[] {
   const end = stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.type === "run.end");
   return Object.keys(end?.recap ?? {}).sort();
-}
-
-/** Runs the CLI under a pseudo-terminal (util-linux `script`), answering prompts as they appear. */
-function underPty(args: string[], answers: [RegExp, string][], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const cmd = `stty cols 120 rows 40; exec node bin/runbook.js ${args.map((a) => `'${a}'`).join(" ")}`;
-    const child = spawn("script", ["-qfec", cmd, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } });
-    let out = "";
-    const pending = [...answers];
-    child.stdout.on("data", (d: Buffer) => {
-      out += d;
-      const next = pending[0];
-      if (next && next[0].test(out.replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, ""))) {
-        pending.shift();
-        setTimeout(() => child.stdin.write(next[1]), 50);
-        // Later prompts must match text printed after this answer.
-        out += "\n--answered--\n";
-      }
-    });
-    child.on("close", (code) => resolve({ code: code ?? 1, out }));
-  });
 }
 
 const s = await labSuite("cli: prompts, secrets, limits, failures", { hosts: 3 });

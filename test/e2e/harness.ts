@@ -164,6 +164,31 @@ export function runbook(args: string[], opts: { env?: NodeJS.ProcessEnv; input?:
   });
 }
 
+/**
+ * Runs the CLI under a pseudo-terminal (util-linux `script`), answering
+ * prompts as they appear. `bin` is how the command is started (default
+ * `node bin/runbook.js`; `npx runbook`, or an installed `runbook`).
+ */
+export function underPty(args: string[], answers: [RegExp, string][], env: NodeJS.ProcessEnv, bin = "node bin/runbook.js"): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const cmd = `stty cols 120 rows 40; exec ${bin} ${args.map((a) => `'${a}'`).join(" ")}`;
+    const child = spawn("script", ["-qfec", cmd, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } });
+    let out = "";
+    const pending = [...answers];
+    child.stdout.on("data", (d: Buffer) => {
+      out += d;
+      const next = pending[0];
+      if (next && next[0].test(out.replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, ""))) {
+        pending.shift();
+        setTimeout(() => child.stdin.write(next[1]), 50);
+        // Later prompts must match text printed after this answer.
+        out += "\n--answered--\n";
+      }
+    });
+    child.on("close", (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
 /** The events of a `--json` run (one JSON object per line). */
 export function events(stdout: string): RunEvent[] {
   return stdout

@@ -14,7 +14,8 @@ import { sshTarget } from "../../runner/connection/index.ts";
 import { parseSince } from "../../runner/cli/history.ts";
 import { loadInventory } from "../../runner/inventory/index.ts";
 import { closest } from "../../runner/suggest.ts";
-import { events, runbook, stateDir } from "../e2e/harness.ts";
+import { spawnSync } from "node:child_process";
+import { events, runbook, stateDir, underPty } from "../e2e/harness.ts";
 
 const PB = "test/fixtures/playbooks/listing.ts";
 
@@ -193,6 +194,32 @@ test("-F FILE, then the inventory's sshConfig, then ~/.ssh/config give a host's 
   const shown = await runbook(["run", "tnode1", "-i", join(dir, "hosts.ini"), "-F", join(dir, "nope"), "--", "true"]);
   assert.is(shown.code, 1);
   assert.match(shown.stderr, /-F \S+\/nope: no such ssh config file/);
+});
+
+test("the README's way onto PATH: npm link leaves a runbook command that works from any directory", async () => {
+  const prefix = mkdtempSync(join(tmpdir(), "rb-prefix-"));
+  const link = spawnSync("npm", ["link", "--no-audit", "--no-fund"], { env: { ...process.env, NPM_CONFIG_PREFIX: prefix }, encoding: "utf8" });
+  assert.is(link.status, 0, link.stderr);
+  const elsewhere = mkdtempSync(join(tmpdir(), "rb-cwd-"));
+  const env = { ...process.env, PATH: `${prefix}/bin:${process.env.PATH}` };
+  const version = spawnSync("runbook", ["--version"], { cwd: elsewhere, env, encoding: "utf8" });
+  assert.is(version.status, 0, version.stderr);
+  assert.match(version.stdout, /^runbook \d+\.\d+\.\d+/);
+  const { inv } = fixture();
+  const syntax = spawnSync("runbook", ["play", join(process.cwd(), PB), "-i", inv, "--syntax-check"], { cwd: elsewhere, env, encoding: "utf8" });
+  assert.is(syntax.status, 0, syntax.stderr);
+  assert.match(syntax.stdout, /syntax OK/);
+});
+
+test("no spinner glyph flashes before a secret prompt, under npx either (npm's own spinner is off in .npmrc)", async () => {
+  const { inv } = fixture();
+  for (const bin of ["node bin/runbook.js", "npx runbook"]) {
+    const r = await underPty(["play", "test/fixtures/playbooks/prompt.ts", "-i", inv, "-l", "w1"], [[/vault password/, "pw-15\r"]], { RUNBOOK_STATE_DIR: stateDir() }, bin);
+    assert.is(r.code, 0, r.out);
+    const before = r.out.slice(0, r.out.indexOf("vault password"));
+    // ora's and npm's spinners draw braille dots (U+2800-U+28FF); inquirer's prompt starts with "?".
+    assert.not.match(before, /[\u2800-\u28ff]/, `${bin}: ${JSON.stringify(before)}`);
+  }
 });
 
 test.run();
