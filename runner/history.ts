@@ -131,3 +131,27 @@ export function listRuns(opts: { host?: string; since?: Date; dir?: string } = {
   // header's ISO time has milliseconds (and ISO strings sort as times).
   return out.sort((a, b) => (a.start.time === b.start.time ? 0 : a.start.time < b.start.time ? 1 : -1));
 }
+
+/**
+ * The run a user means: `last` (the newest run; with `host`, the newest
+ * that touched it), a whole run id, or a prefix of exactly one run id
+ * (`20261204-1852`). Throws an Error saying why when there is none or the
+ * prefix is ambiguous.
+ *
+ * @example findRun("last") // "20261204-185205-3fa2"
+ */
+export function findRun(ref: string, opts: { host?: string; dir?: string } = {}): string {
+  if (ref === "last") {
+    const newest = listRuns({ host: opts.host, dir: opts.dir })[0];
+    if (!newest) throw new Error(`no recorded runs${opts.host ? ` on ${opts.host}` : ""} yet`);
+    return newest.runId;
+  }
+  const dir = runsDir(opts.dir);
+  const ids = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".jsonl")).map((f) => f.slice(0, -".jsonl".length)) : [];
+  if (ids.includes(ref)) return ref;
+  const matches = ids.filter((id) => id.startsWith(ref)).sort().reverse();
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) throw new Error(`no recorded run ${ref} (see runbook history)`);
+  const shown = matches.slice(0, 5).join(", ") + (matches.length > 5 ? ", ..." : "");
+  throw new Error(`${ref} is the start of ${matches.length} run ids (${shown}); give more of it`);
+}

@@ -25,6 +25,7 @@
 
 import { readFileSync } from "node:fs";
 import { InputError, type InputLocation } from "./errors.ts";
+import { didYouMean } from "./suggest.ts";
 import type { Inventory } from "./inventory/types.ts";
 
 /** Options of `resolvePattern`. */
@@ -139,9 +140,9 @@ function evaluate(m: Matcher, pattern: string, where: InputLocation, filesAllowe
   return selected;
 }
 
-function noMatch(term: string, pattern: string, where: InputLocation): InputError {
+function noMatch(term: string, pattern: string, where: InputLocation, hint = ""): InputError {
   const context = term === pattern ? "" : ` (in "${pattern}")`;
-  return new InputError(`pattern "${term}"${context} matches no host in the inventory`, where);
+  return new InputError(`pattern "${term}"${context} matches no host in the inventory${hint}`, where);
 }
 
 /** Splits on `,` and on `:` outside brackets, parentheses and braces (a regex's or a range's own). */
@@ -213,6 +214,9 @@ class Matcher {
       found = this.byRegex(glob(text));
     } else {
       found = new Set([...(this.members.get(text) ?? []), ...(this.inv.hosts.has(text) ? [text] : [])]);
+      // A name from a node range (tnode[1-4]) is not a typo: no suggestion there.
+      const hint = pattern.includes("[") ? "" : didYouMean(text, [...this.inv.hosts.keys(), ...this.members.keys()]);
+      if (found.size === 0) throw noMatch(text, pattern, where, hint);
     }
     if (found.size === 0) throw noMatch(text, pattern, where);
     return found;

@@ -159,3 +159,21 @@ function varsFile(file: string): Record<string, unknown> {
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
+
+/**
+ * Ansible's magic variables, for templates and `h.vars`: `inventory_hostname`
+ * (the host's inventory name), `groups` (every group, `all` included, with
+ * its hosts in inventory order) and `hostvars` (host -> its variables: the
+ * play's merged ones for a host in the play, the inventory's for any other).
+ * They are set over everything else, as in Ansible. `hostvars` holds no
+ * facts: facts are gathered per host as the play reaches it.
+ *
+ * @example withMagicVars(inv, new Map([["tnode1", { ntp: "x" }]])).get("tnode1")!.groups // { all: ["tnode1", ...], clusternode: [...] }
+ */
+export function withMagicVars(inv: Inventory, vars: Map<string, Record<string, unknown>>): Map<string, Record<string, unknown>> {
+  const groups: Record<string, string[]> = {};
+  for (const host of inv.hosts.values()) for (const g of host.groups) (groups[g] ??= []).push(host.name);
+  const hostvars: Record<string, Record<string, unknown>> = {};
+  for (const name of inv.hosts.keys()) hostvars[name] = vars.get(name) ?? hostVars(inv, name).vars;
+  return new Map([...vars].map(([host, v]) => [host, { ...v, inventory_hostname: host, groups, hostvars }]));
+}

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Mustache from "mustache";
+import { didYouMean } from "../runner/suggest.ts";
 import { TemplateError, type TemplateSource } from "./template.ts";
 
 type Token = string[];
@@ -23,7 +24,7 @@ class StrictWriter extends Mustache.Writer {
       if ((type === "name" || type === "&" || type === "#" || type === "^") && !defined(context, name)) {
         const at = Number(t[2]);
         const line = originalTemplate === undefined ? undefined : originalTemplate.slice(0, at).split("\n").length;
-        throw new TemplateError(this.#files.at(-1) ?? this.main, line, `undefined variable "${name}"`);
+        throw new TemplateError(this.#files.at(-1) ?? this.main, line, `undefined variable "${name}"${didYouMean(name.split(".").pop()!, namesNear(context, name))}`);
       }
     }
     return super.renderTokens(tokens, context, partials, originalTemplate, config);
@@ -37,6 +38,17 @@ class StrictWriter extends Mustache.Writer {
       this.#files.pop();
     }
   }
+}
+
+/** The names a typo of `name` could have meant: beside its last step, in every context of the stack. */
+function namesNear(context: Mustache.Context, name: string): string[] {
+  const out: string[] = [];
+  for (let c: Mustache.Context | undefined = context; c; c = c.parent) {
+    let cur: unknown = c.view;
+    for (const step of name.split(".").slice(0, -1)) cur = cur && typeof cur === "object" ? (cur as Record<string, unknown>)[step] : undefined;
+    if (cur && typeof cur === "object") out.push(...Object.keys(cur));
+  }
+  return out;
 }
 
 /** Whether mustache would find `name` (dotted or not) in the context stack with a value other than undefined. */

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import nunjucks from "nunjucks";
+import { didYouMean } from "../runner/suggest.ts";
 import { localName } from "./local.ts";
 import { TemplateError, type TemplateSource } from "./template.ts";
 
@@ -22,12 +23,15 @@ export function render(text: string, view: Record<string, unknown>, src: Templat
   try {
     return new nunjucks.Template(text, env, src.path, true).render(view);
   } catch (err) {
-    throw nunjucksError(err as Error, text, view, src, opts);
+    throw nunjucksError(err as Error, text, view, src, opts, Object.keys((env as unknown as { filters: object }).filters));
   }
 }
 
 /** Turns nunjucks' `(path) [Line 3, Column 5]\n  message` into `name:3: message`, naming an undefined variable. */
-function nunjucksError(err: Error, text: string, view: Record<string, unknown>, src: TemplateSource, opts: object): Error {
+function nunjucksError(err: Error, text: string, view: Record<string, unknown>, src: TemplateSource, opts: object, filters: string[]): Error {
+  // An unknown filter fails at compile time, where nunjucks gives no line: find it in the template.
+  const filter = /filter not found: (\S+)/.exec(err.message)?.[1];
+  if (filter) return new TemplateError(src.name, filterLine(text, filter, opts), `filter not found: ${filter}${didYouMean(filter, filters)}`);
   // An error in an included template is wrapped once per include level: the last header is where it happened.
   const header = /(?:Template render error: )?\(([^\n]*?)\)(?: \[Line (\d+), Column (\d+)\])?\n\s*/g;
   let m: RegExpExecArray | null = null;
@@ -49,13 +53,26 @@ function nunjucksError(err: Error, text: string, view: Record<string, unknown>, 
       }
     }
     const name = outputName(source, line - 1, Number(colStr) - 1, opts, view);
-    message = name ? `undefined variable "${name}"` : "undefined value in output";
+    message = name ? `undefined variable "${name}"${didYouMean(name.split(".").pop()!, siblings(view, name))}` : "undefined value in output";
   }
   return new TemplateError(file, line, message);
 }
 
-/** The variable an output tag `{{ ... }}` at (line, col) (0-based) prints, e.g. `servers` or `ntp.servres`. */
-function outputName(source: string, line: number, col: number, opts: object, view: Record<string, unknown>): string | undefined {
+/** Names beside the last step of `a.b.c` (the keys of `a.b`), for "did you mean". */
+function siblings(view: Record<string, unknown>, dottedName: string): string[] {
+  let cur: unknown = view;
+  for (const step of dottedName.split(".").slice(0, -1)) cur = cur && typeof cur === "object" ? (cur as Record<string, unknown>)[step] : undefined;
+  return cur && typeof cur === "object" ? Object.keys(cur) : [];
+}
+
+/** The 1-based line of the first use of filter `name`, or undefined. */
+function filterLine(source: string, name: string, opts: object): number | undefined {
+  const node = findNode(source, opts, (n) => (n.typename === "Filter" || n.typename === "FilterAsync") && (n.name as NjNode | undefined)?.value === name);
+  return node && node.lineno + 1;
+}
+
+/** The first node of a template's parse tree (depth first) that `pred` accepts; undefined when none does or it does not parse. */
+function findNode(source: string, opts: object, pred: (n: NjNode) => boolean): NjNode | undefined {
   let root: NjNode;
   try {
     root = njParser.parse(source, [], opts);
@@ -66,8 +83,8 @@ function outputName(source: string, line: number, col: number, opts: object, vie
   const walk = (node: unknown): void => {
     if (found || !node || typeof node !== "object") return;
     const n = node as NjNode;
-    if (n.typename === "Output" && n.lineno === line && n.colno === col) {
-      found = (n.children as NjNode[] | undefined)?.find((c) => c.typename !== "TemplateData");
+    if (pred(n)) {
+      found = n;
       return;
     }
     for (const f of n.fields ?? []) {
@@ -77,6 +94,13 @@ function outputName(source: string, line: number, col: number, opts: object, vie
     }
   };
   walk(root);
+  return found;
+}
+
+/** The variable an output tag `{{ ... }}` at (line, col) (0-based) prints, e.g. `servers` or `ntp.servres`. */
+function outputName(source: string, line: number, col: number, opts: object, view: Record<string, unknown>): string | undefined {
+  const output = findNode(source, opts, (n) => n.typename === "Output" && n.lineno === line && n.colno === col);
+  const found = (output?.children as NjNode[] | undefined)?.find((c) => c.typename !== "TemplateData");
   const path = found && dotted(found);
   if (!path) return undefined;
   // The first undefined step when the root is a known variable (`ntp.servres`, not `ntp`).

@@ -378,7 +378,8 @@ async function debianNetwork(h: Host, ifaces: InterfaceAddresses[]): Promise<voi
   );
   const state = r.stdout?.trim();
   if (state === "not-sourced") await h.lineinfile({ path: "/etc/network/interfaces", line: "source /etc/network/interfaces.d/*" });
-  if (state === "no-ifupdown") h.log(`base-os: /etc/network/interfaces does not exist (ifupdown not installed): ${IFUPDOWN_FILE} is written for when it is`);
+  // The README promises "the run says so": a warning, shown without -v.
+  if (state === "no-ifupdown") h.warn(`base-os: /etc/network/interfaces does not exist (ifupdown not installed): ${IFUPDOWN_FILE} is written for when it is`);
 }
 
 /**

@@ -188,7 +188,8 @@ async function debian(h: Host, p: BridgeStpParams, live: Live): Promise<void> {
     mode: "0644",
   });
   if (d.ifupdown === "not-sourced") await h.lineinfile({ path: "/etc/network/interfaces", line: "source /etc/network/interfaces.d/*" });
-  if (d.ifupdown === "no-ifupdown") h.log(`bridge-stp: /etc/network/interfaces does not exist (ifupdown not installed): ${file} is written for when it is`);
+  // The README promises "the run says" it: a warning, shown without -v.
+  if (d.ifupdown === "no-ifupdown") h.warn(`bridge-stp: /etc/network/interfaces does not exist (ifupdown not installed): ${file} is written for when it is`);
 }
 
 /**

@@ -7,11 +7,14 @@ import { stringify } from "yaml";
 import { EXIT, ExitError } from "../errors.ts";
 import { gatherFacts } from "../facts/index.ts";
 import type { Command } from "./main.ts";
-import { eachHost, HOST_OPTIONS, hostsFor } from "./common.ts";
+import { connectOptions, eachHost, HOST_OPTIONS, hostsFor } from "./common.ts";
 
 const USAGE = `runbook facts PATTERN [options]
 
   -i, --inventory PATH        inventory file or directory (default: inventory/)
+  -F, --ssh-config FILE       OpenSSH client config to read instead of ~/.ssh/config (as ssh -F)
+  -u, --user USER             log in as USER (over the inventory and the ssh config)
+  -f, --forks N               hosts at once (default 50)
       --json                  one JSON object per host
       --accept-new-host-keys  trust and record unknown SSH host keys`;
 
@@ -21,8 +24,8 @@ export const command: Command = {
   async run(args) {
     const { values, positionals } = parseArgs({ args, allowPositionals: true, options: HOST_OPTIONS });
     if (positionals.length !== 1) throw new ExitError(EXIT.input, `usage: ${USAGE}`);
-    const { inv, hosts } = await hostsFor(positionals[0]!, values.inventory);
-    const results = await eachHost(inv, hosts, { acceptNewHostKeys: !!values["accept-new-host-keys"], forks: Number(values.forks ?? 50) }, (conn) =>
+    const { inv, hosts } = await hostsFor(positionals[0]!, values);
+    const results = await eachHost(inv, hosts, connectOptions(values), (conn) =>
       gatherFacts((script) => conn.run(script)),
     );
     let exit: number = EXIT.ok;

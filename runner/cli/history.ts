@@ -7,7 +7,8 @@ import type { Command } from "./main.ts";
 const USAGE = `runbook history [options]
 
       --host HOST    only runs that touched HOST
-      --since DATE   only runs started at or after DATE (2026-11-17, or an ISO time)
+      --since WHEN   only runs started at or after WHEN: a date (2026-11-17), an ISO
+                     time, today, yesterday, or an age (90s, 30m, 2h, 3d, 1w)
   -n, --last N       at most N runs (default 20)
       --json         one JSON object per run`;
 
@@ -19,8 +20,7 @@ export const command: Command = {
       args,
       options: { host: { type: "string" }, since: { type: "string" }, last: { type: "string", short: "n" }, json: { type: "boolean" } },
     });
-    const since = values.since ? new Date(values.since) : undefined;
-    if (since && Number.isNaN(since.getTime())) throw new InputError(`--since: not a date: ${values.since}`);
+    const since = values.since === undefined ? undefined : parseSince(values.since);
     const runs = listRuns({ host: values.host, since }).slice(0, Number(values.last ?? 20));
     if (values.json) {
       for (const r of runs) console.log(JSON.stringify(r));
@@ -46,3 +46,26 @@ export const command: Command = {
     return 0;
   },
 };
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/**
+ * `--since`: `today` and `yesterday` (from local midnight), an age such as
+ * `2h` or `30m` (back from `now`), or anything `Date` reads (`2026-11-17`,
+ * an ISO time).
+ *
+ * @example parseSince("2h", new Date("2026-12-04T12:00:00Z")) // 2026-12-04T10:00:00.000Z
+ */
+export function parseSince(text: string, now = new Date()): Date {
+  const t = text.trim().toLowerCase();
+  if (t === "today" || t === "yesterday") {
+    const d = new Date(now.getFullYear(), now.getMonth(), now.getDate());
+    if (t === "yesterday") d.setDate(d.getDate() - 1);
+    return d;
+  }
+  const age = /^(\d+(?:\.\d+)?)\s*([smhdw])$/.exec(t);
+  if (age) return new Date(now.getTime() - Number(age[1]) * UNIT_MS[age[2]!]!);
+  const date = new Date(text);
+  if (Number.isNaN(date.getTime())) throw new InputError(`--since: not a date: ${text} (a date, an ISO time, today, yesterday, or an age such as 2h, 30m, 3d)`);
+  return date;
+}

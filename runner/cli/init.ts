@@ -34,6 +34,8 @@ export function scaffold(dir: string): Record<string, string> {
       null,
       2,
     ) + "\n",
+    // npm's progress spinner would flash before runbook's first prompt under `npx runbook`.
+    ".npmrc": "progress=false\n",
     "tsconfig.json": JSON.stringify(
       {
         compilerOptions: {
@@ -95,7 +97,7 @@ export const command: Command = {
       mkdirSync(dirname(join(dir, path)), { recursive: true });
       writeFileSync(join(dir, path), content);
     }
-    console.log(`created ${dir}: inventory/hosts.yml, inventory/group_vars/clusternode.yml, playbooks/site.ts, tsconfig.json, package.json`);
+    console.log(`created ${dir}: inventory/hosts.yml, inventory/group_vars/clusternode.yml, playbooks/site.ts, tsconfig.json, package.json, .npmrc`);
     if (!values["no-install"]) {
       const r = spawnSync("npm", ["install", "--no-audit", "--no-fund"], { cwd: dir, stdio: "inherit" });
       if (r.status !== 0) throw new ExitError(EXIT.input, `npm install failed in ${dir}`);

@@ -26,12 +26,16 @@ import { answerPrompts, inquirerAsk, type Ask } from "../prompts.ts";
 import { interruptedExit, prepareParams, runPlays, type PreparedPlay, type RunOutcome } from "../scheduler.ts";
 import { Redactor, Secret } from "../secret.ts";
 import { PendingHandlers } from "../state.ts";
-import { hostVars, parseExtraVars } from "../vars.ts";
+import { hostVars, parseExtraVars, withMagicVars } from "../vars.ts";
 import type { Command } from "./main.ts";
+import { checkSshConfigs } from "./common.ts";
+import { listHosts, listTasks, placeholderAnswers, syntaxCheck } from "./play-list.ts";
 
 const USAGE = `runbook play FILE [options]
 
   -i, --inventory PATH     inventory file or directory (repeatable; default: inventory/)
+  -F, --ssh-config FILE    OpenSSH client config to read instead of ~/.ssh/config (as ssh -F)
+  -u, --user USER          log in as USER (over the inventory and the ssh config)
   -l, --limit PATTERN      only these hosts (names, groups, tnode*, tnode[1-3], a,b  a:&b  a:!b, @file)
   -C, --check              predict changes, change nothing (not even a temp file)
   -D, --diff               show unified diffs of files written or to be written
@@ -45,7 +49,12 @@ const USAGE = `runbook play FILE [options]
       --start-at-task NAME skip tasks until one whose name contains NAME
       --accept-new-host-keys  trust and record unknown SSH host keys
       --json               one JSON event per line instead of text
-  -v, --verbose            also ok/skipped tasks with reasons (-vv: commands)`;
+  -v, --verbose            also ok/skipped tasks with reasons (-vv: commands)
+      --syntax-check       load the playbook and match its patterns; run nothing
+      --list-hosts         each play's hosts (after --limit); run nothing
+      --list-tasks         each play's tasks per host, found by running the roles in check
+                           mode over a stand-in connection: no host is touched, facts are
+                           unknown, commands return nothing (a branch on them takes that path)`;
 
 export interface PlayCliDeps {
   /** Asks prompt questions (tests answer through a pseudo-terminal instead). */
@@ -65,6 +74,11 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
     allowPositionals: true,
     options: {
       inventory: { type: "string", short: "i", multiple: true },
+      "ssh-config": { type: "string", short: "F" },
+      user: { type: "string", short: "u" },
+      "syntax-check": { type: "boolean" },
+      "list-hosts": { type: "boolean" },
+      "list-tasks": { type: "boolean" },
       limit: { type: "string", short: "l" },
       check: { type: "boolean", short: "C" },
       diff: { type: "boolean", short: "D" },
@@ -99,6 +113,22 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
   });
   if (values.limit && plays.every((p) => p.hosts.length === 0)) {
     throw new InputError(`--limit "${values.limit}" leaves no host in any play of ${positionals[0]}`);
+  }
+  if (values["syntax-check"] || values["list-hosts"]) {
+    process.stdout.write(values["syntax-check"] ? syntaxCheck(positionals[0]!, plays) : listHosts(positionals[0]!, plays));
+    return 0;
+  }
+  checkSshConfigs(inv, [...new Set(plays.flatMap((p) => p.hosts))], values["ssh-config"]);
+  const settings = {
+    tags: list(values.tags),
+    skipTags: list(values["skip-tags"]),
+    startAtTask: values["start-at-task"],
+    baseDir: dirname(file),
+  };
+  if (values["list-tasks"]) {
+    const placeholders = await placeholderAnswers(plays.filter((p) => p.hosts.length).flatMap((p) => p.play.prompts ?? []), extraVars);
+    process.stdout.write(await listTasks(positionals[0]!, pb, preparePlays(inv, plays, { ...placeholders.values, ...extraVars }), settings));
+    return 0;
   }
 
   // Prompts, once, before any host is touched.
@@ -142,7 +172,14 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
   const connect = (host: string) => {
     let c = connections.get(host);
     if (!c) {
-      c = openConnection(inv.hosts.get(host)!, { acceptNewHostKeys: !!values["accept-new-host-keys"], vars: hostVars(inv, host).vars, password: sshPassword });
+      const h = inv.hosts.get(host)!;
+      c = openConnection(values.user ? { ...h, conn: { ...h.conn, user: values.user } } : h, {
+        acceptNewHostKeys: !!values["accept-new-host-keys"],
+        vars: hostVars(inv, host).vars,
+        password: sshPassword,
+        sshConfig: values["ssh-config"],
+        onRetry: (r) => bus.emit({ type: "message", level: "warn", host, text: `${r.host === host ? "" : `jump host ${r.host}: `}${r.reason}; trying again in ${r.waitMs / 1000} s (attempt ${r.attempt} of ${r.attempts})` }),
+      });
       connections.set(host, c);
     }
     return c;
@@ -209,16 +246,7 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
   try {
     outcome = await runPlays(pb, prepared, {
       bus,
-      settings: {
-        check: !!values.check,
-        diff: !!values.diff,
-        tags: list(values.tags),
-        skipTags: list(values["skip-tags"]),
-        startAtTask: values["start-at-task"],
-        verbose,
-        baseDir: dirname(file),
-        control,
-      },
+      settings: { ...settings, check: !!values.check, diff: !!values.diff, verbose, control },
       connect,
       varsOf: (host) => (inv.hosts.has(host) ? hostVars(inv, host).vars : undefined),
       forks,
@@ -281,7 +309,7 @@ function preparePlays(inv: Inventory, plays: { play: Playbook["plays"][number]; 
       vars.set(host, { ...low, ...high });
       params.set(host, prepareParams(play, host, { low, high }));
     }
-    return { play, hosts, vars, params, become };
+    return { play, hosts, vars: withMagicVars(inv, vars), params, become };
   });
 }
 

@@ -4,15 +4,21 @@
  * hosts that printed the same thing and exited the same way share a block.
  */
 import { parseArgs } from "node:util";
-import { EXIT, ExitError } from "../errors.ts";
+import { EXIT, ExitError, InputError } from "../errors.ts";
 import { foldNodeset } from "../nodeset.ts";
+import { inquirerAsk } from "../prompts.ts";
 import type { Command } from "./main.ts";
-import { eachHost, HOST_OPTIONS, hostsFor } from "./common.ts";
+import { connectOptions, eachHost, HOST_OPTIONS, hostsFor } from "./common.ts";
 
 const USAGE = `runbook run PATTERN [options] -- COMMAND...
 
   -i, --inventory PATH        inventory file or directory (default: inventory/)
-  -b, --become                run through sudo (password: RUNBOOK_BECOME_PASSWORD)
+  -F, --ssh-config FILE       OpenSSH client config to read instead of ~/.ssh/config (as ssh -F)
+  -u, --user USER             log in as USER (over the inventory and the ssh config)
+  -b, --become                run through sudo (as root, or --become-user)
+      --become-user USER      the user sudo switches to (implies --become)
+  -K, --ask-become-pass       ask for the sudo password once (or set RUNBOOK_BECOME_PASSWORD)
+      --timeout SECONDS       stop the command after SECONDS on each host (exit 124, as timeout(1))
   -f, --forks N               hosts at once (default 50)
       --accept-new-host-keys  trust and record unknown SSH host keys
       --json                  one JSON object per host`;
@@ -20,48 +26,64 @@ const USAGE = `runbook run PATTERN [options] -- COMMAND...
 export const command: Command = {
   summary: "run an ad-hoc command",
   usage: USAGE,
-  async run(args) {
-    const dash = args.indexOf("--");
-    const optArgs = dash === -1 ? args : args.slice(0, dash);
-    const cmdArgs = dash === -1 ? [] : args.slice(dash + 1);
-    const { values, positionals } = parseArgs({
-      args: optArgs,
-      allowPositionals: true,
-      options: { ...HOST_OPTIONS, become: { type: "boolean", short: "b" } },
-    });
-    const pattern = positionals[0];
-    const cmd = [...positionals.slice(1), ...cmdArgs].join(" ");
-    if (!pattern || !cmd) throw new ExitError(EXIT.input, `usage: ${USAGE}`);
-    const { inv, hosts } = await hostsFor(pattern, values.inventory);
-    const become = values.become ? { user: "root", password: process.env.RUNBOOK_BECOME_PASSWORD } : undefined;
-    const results = await eachHost(inv, hosts, { acceptNewHostKeys: !!values["accept-new-host-keys"], forks: Number(values.forks ?? 50) }, (conn) =>
-      conn.run(cmd, { become }),
-    );
+  run: (args) => adhoc(args),
+};
 
-    let exit: number = EXIT.ok;
-    if (values.json) {
-      for (const host of hosts) {
-        const r = results.get(host)!;
-        process.stdout.write(JSON.stringify(r.ok ? { host, rc: r.value.code, stdout: r.value.stdout, stderr: r.value.stderr } : { host, unreachable: r.error }) + "\n");
-      }
-    }
-    // Group hosts by identical output and status.
-    const groups = new Map<string, string[]>();
+async function adhoc(args: string[]): Promise<number> {
+  const dash = args.indexOf("--");
+  const optArgs = dash === -1 ? args : args.slice(0, dash);
+  const cmdArgs = dash === -1 ? [] : args.slice(dash + 1);
+  const { values, positionals } = parseArgs({
+    args: optArgs,
+    allowPositionals: true,
+    options: {
+      ...HOST_OPTIONS,
+      become: { type: "boolean", short: "b" },
+      "become-user": { type: "string" },
+      "ask-become-pass": { type: "boolean", short: "K" },
+      timeout: { type: "string" },
+    },
+  });
+  const pattern = positionals[0];
+  const cmd = [...positionals.slice(1), ...cmdArgs].join(" ");
+  if (!pattern || !cmd) throw new ExitError(EXIT.input, `usage: ${USAGE}`);
+  const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
+  if (timeout !== undefined && !(timeout > 0)) throw new InputError(`--timeout must be a positive number of seconds, got ${values.timeout}`);
+  const { inv, hosts } = await hostsFor(pattern, values);
+  let password = process.env.RUNBOOK_BECOME_PASSWORD;
+  if (values["ask-become-pass"] && password === undefined) {
+    if (!process.stdin.isTTY) throw new InputError("-K needs a terminal to ask the sudo password on; set RUNBOOK_BECOME_PASSWORD instead");
+    password = await inquirerAsk({ message: "BECOME (sudo) password", secret: true });
+  }
+  const wantsBecome = values.become || values["become-user"] !== undefined || values["ask-become-pass"];
+  const become = wantsBecome ? { user: values["become-user"] ?? "root", password } : undefined;
+  const timeoutMs = timeout === undefined ? undefined : timeout * 1000;
+  const results = await eachHost(inv, hosts, connectOptions(values), (conn) => conn.run(cmd, { become, timeoutMs }));
+
+  let exit: number = EXIT.ok;
+  if (values.json) {
     for (const host of hosts) {
       const r = results.get(host)!;
-      const key = r.ok ? `${r.value.stdout}${r.value.stderr}\u0000${r.value.code}` : `\u0001${r.error}`;
-      if (!groups.has(key)) groups.set(key, []);
-      groups.get(key)!.push(host);
-      if (!r.ok) exit = exit === EXIT.failed ? exit : EXIT.unreachable;
-      else if (r.value.code !== 0) exit = EXIT.failed;
+      process.stdout.write(JSON.stringify(r.ok ? { host, rc: r.value.code, stdout: r.value.stdout, stderr: r.value.stderr } : { host, unreachable: r.error }) + "\n");
     }
-    if (values.json) return exit;
-    for (const [key, members] of groups) {
-      const [out, code] = key.startsWith("\u0001") ? [`UNREACHABLE: ${key.slice(1)}\n`, "unreachable"] : key.split("\u0000");
-      const title = `${foldNodeset(members)} (${members.length})${code !== "0" ? `  exit ${code}` : ""}`;
-      const rule = "-".repeat(Math.min(78, title.length));
-      process.stdout.write(`${rule}\n${title}\n${rule}\n${out}${out!.endsWith("\n") || out === "" ? "" : "\n"}`);
-    }
-    return exit;
-  },
-};
+  }
+  // Group hosts by identical output and status.
+  const groups = new Map<string, string[]>();
+  for (const host of hosts) {
+    const r = results.get(host)!;
+    const key = r.ok ? `${r.value.stdout}${r.value.stderr}\u0000${r.value.code}` : `\u0001${r.error}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key)!.push(host);
+    if (!r.ok) exit = exit === EXIT.failed ? exit : EXIT.unreachable;
+    else if (r.value.code !== 0) exit = EXIT.failed;
+  }
+  if (values.json) return exit;
+  for (const [key, members] of groups) {
+    const [out, code] = key.startsWith("\u0001") ? [`UNREACHABLE: ${key.slice(1)}\n`, "unreachable"] : key.split("\u0000");
+    const timedOut = code === "124" && timeout !== undefined ? ` (timed out after ${timeout} s)` : "";
+    const title = `${foldNodeset(members)} (${members.length})${code !== "0" ? `  exit ${code}${timedOut}` : ""}`;
+    const rule = "-".repeat(Math.min(78, title.length));
+    process.stdout.write(`${rule}\n${title}\n${rule}\n${out}${out!.endsWith("\n") || out === "" ? "" : "\n"}`);
+  }
+  return exit;
+}

@@ -18,8 +18,13 @@ export interface OpenOptions {
   password?: string;
   /** The host's variables: `known_hosts_file` (path or list) adds known_hosts files. */
   vars: Record<string, unknown>;
-  /** OpenSSH client config to read (default ~/.ssh/config). */
+  /**
+   * OpenSSH client config to read (`-F FILE`): wins over the inventory's
+   * `sshConfig`, which wins over ~/.ssh/config. `"none"` reads none, as ssh.
+   */
   sshConfig?: string;
+  /** Called before a refused or timed-out connection is tried again (live output while it waits). */
+  onRetry?: SshTarget["onRetry"];
 }
 
 export async function openConnection(host: InventoryHost, opts: OpenOptions): Promise<Connection> {
@@ -34,8 +39,8 @@ export async function openConnection(host: InventoryHost, opts: OpenOptions): Pr
  * name; an address the inventory sets explicitly beats the config's HostName.
  */
 export function sshTarget(name: string, conn: InventoryHost["conn"], opts: OpenOptions): SshTarget {
-  const configFile = opts.sshConfig ?? join(homedir(), ".ssh", "config");
-  const cfg = resolveSshConfig(configFile, name);
+  const configFile = opts.sshConfig ?? conn.sshConfig ?? join(homedir(), ".ssh", "config");
+  const cfg = configFile === "none" ? { identityFiles: [] } : resolveSshConfig(configFile, name);
   const extraKnown = opts.vars.known_hosts_file;
   const knownHostsFiles = [
     ...(Array.isArray(extraKnown) ? extraKnown.map(String) : typeof extraKnown === "string" ? [extraKnown] : []),
@@ -53,7 +58,7 @@ export function sshTarget(name: string, conn: InventoryHost["conn"], opts: OpenO
     agent: process.env.SSH_AUTH_SOCK,
     jump: jumpSpec
       ? proxyJumpTarget(jumpSpec, (hop) => {
-          const t = sshTarget(hop.host, { address: hop.host, user: hop.user, port: hop.port }, { ...opts, vars: {} });
+          const t = sshTarget(hop.host, { address: hop.host, user: hop.user, port: hop.port, sshConfig: conn.sshConfig }, { ...opts, vars: {} });
           return { ...t, knownHostsFiles: [...new Set([...knownHostsFiles, ...t.knownHostsFiles])] };
         })
       : undefined,
@@ -61,5 +66,6 @@ export function sshTarget(name: string, conn: InventoryHost["conn"], opts: OpenO
     acceptNewHostKeys: opts.acceptNewHostKeys,
     password: opts.password,
     connectTimeoutMs: cfg.connectTimeout ? cfg.connectTimeout * 1000 : undefined,
+    onRetry: opts.onRetry,
   };
 }

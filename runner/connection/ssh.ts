@@ -77,6 +77,12 @@ export interface SshTarget {
   connectTimeoutMs?: number;
   /** Extra attempts after a refused or timed out connection; default 2. Never for auth or host key failures. */
   retries?: number;
+  /**
+   * Called before each retry with why the attempt failed, the attempt about
+   * to start (2, 3, ...), the number of attempts in all and the wait first,
+   * so a waiting user sees the retries as they happen.
+   */
+  onRetry?: (info: { host: string; reason: string; attempt: number; attempts: number; waitMs: number }) => void;
   /** Exec channels open at once; default 8 (sshd allows 10 sessions per connection by default). */
   maxChannels?: number;
 }
@@ -200,7 +206,9 @@ export class SshConnection extends PosixConnection {
           const tries = attempt > 0 ? ` (${attempt + 1} attempts)` : "";
           throw new UnreachableError(target.host, err.message + tries);
         }
-        await sleep(250 * 2 ** attempt);
+        const waitMs = 250 * 2 ** attempt;
+        target.onRetry?.({ host: target.host, reason: err.message, attempt: attempt + 2, attempts: retries + 1, waitMs });
+        await sleep(waitMs);
       }
     }
   }

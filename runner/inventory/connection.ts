@@ -16,9 +16,13 @@
  * | become     | `become`     | `ansible_become`                                         |                      |
  * | becomeUser | `becomeUser` | `ansible_become_user`                                    |                      |
  * | jump       | `jump`       | `ansible_ssh_common_args` (only `-J` / `-o ProxyJump=`)  |                      |
+ * | sshConfig  | `sshConfig`  | `ansible_ssh_common_args` (`-F FILE`)                    | `ssh-config`         |
  * | local      | `local`      | `ansible_connection` (`local`, `ssh`)                    |                      |
+ *
+ * A relative `sshConfig` is relative to the directory of the file that sets it.
  */
 
+import { dirname, isAbsolute, resolve } from "node:path";
 import { InputError } from "../errors.ts";
 import type { VarBlock } from "./builder.ts";
 import type { ConnectionDefaults, HostConnection } from "./types.ts";
@@ -38,6 +42,7 @@ const NATIVE = new Map<string, Setter>([
   ["become", (c, v, k) => (c.become = bool(v, k))],
   ["becomeUser", (c, v, k) => (c.becomeUser = text(v, k))],
   ["jump", (c, v, k) => (c.jump = text(v, k))],
+  ["sshConfig", (c, v, k) => (c.sshConfig = text(v, k))],
   ["local", (c, v, k) => (c.local = bool(v, k))],
 ]);
 
@@ -64,6 +69,7 @@ export const RUNDECK_KEYS = new Map<string, Setter>([
   ["username", NATIVE.get("user")!],
   ["ssh-port", NATIVE.get("port")!],
   ["ssh-keypath", NATIVE.get("key")!],
+  ["ssh-config", NATIVE.get("sshConfig")!],
 ]);
 
 /** A variable block split into connection settings and the remaining variables. */
@@ -91,6 +97,7 @@ export function splitConnection(block: VarBlock, owner: string, aliases = ANSIBL
     else rest.vars[key] = value;
   }
   for (const [set, key] of native) apply(set, key);
+  if (conn.sshConfig && conn.sshConfig !== "none" && !isAbsolute(conn.sshConfig)) conn.sshConfig = resolve(dirname(block.file), conn.sshConfig);
   return { conn, rest };
 
   function apply(set: Setter, key: string): void {
@@ -162,19 +169,26 @@ function setHostAndPort(c: ConnectionDefaults, v: unknown, key: string): void {
 }
 
 /**
- * Only a jump host can be carried over from Ansible's extra ssh arguments:
- * runbook speaks SSH itself, so silently dropping any other option (e.g.
- * `StrictHostKeyChecking=no`) would change what the connection does.
+ * Only a jump host and a config file (`-F FILE`) can be carried over from
+ * Ansible's extra ssh arguments: runbook speaks SSH itself, so silently
+ * dropping any other option (e.g. `StrictHostKeyChecking=no`) would change
+ * what the connection does.
  */
 function setJumpFromSshArgs(c: ConnectionDefaults, v: unknown, key: string): void {
   const words = sshWords(text(v, key), key);
   for (let i = 0; i < words.length; i++) {
     const w = words[i]!;
     let jump: string | undefined;
+    if (w.startsWith("-F")) {
+      const file = w === "-F" ? words[++i] : w.slice(2);
+      if (!file) throw new FieldError(`${key}: -F needs a file`);
+      c.sshConfig = file;
+      continue;
+    }
     if (w.startsWith("-J")) jump = w === "-J" ? words[++i] : w.slice(2);
     else if (w.startsWith("-o")) jump = /^ProxyJump[=\s]\s*(.+)$/i.exec((w === "-o" ? words[++i] : w.slice(2)) ?? "")?.[1];
     if (!jump) {
-      throw new FieldError(`${key}: only a jump host (-J HOST or -o ProxyJump=HOST) is supported, got ${show(v)}`);
+      throw new FieldError(`${key}: only a jump host (-J HOST or -o ProxyJump=HOST) and a config file (-F FILE) are supported, got ${show(v)}`);
     }
     c.jump = jump;
   }

@@ -28,6 +28,12 @@ export interface HostConnection {
   /** An OpenSSH ProxyJump spec: `[user@]host[:port]`, comma-separated for a chain. */
   jump?: string;
   /**
+   * An OpenSSH client config file (ssh_config(5)) read instead of
+   * `~/.ssh/config`, as `ssh -F FILE` does; relative to the inventory file
+   * that sets it. `-F` on the command line wins over it.
+   */
+  sshConfig?: string;
+  /**
    * Run commands on this machine instead of over SSH. Defaults to true only
    * when the address is `localhost`, `127.0.0.1` or `::1` and the host itself
    * sets no port, user, key or jump host. Loaded inventories always set it.

@@ -175,10 +175,14 @@ export function runbook(args: string[], opts: { env?: NodeJS.ProcessEnv; input?:
   });
 }
 
-/** Runs the CLI under a pseudo-terminal (util-linux `script`), answering prompts as they appear. */
-export function underPty(args: string[], answers: [RegExp, string][], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
+/**
+ * Runs the CLI under a pseudo-terminal (util-linux `script`), answering
+ * prompts as they appear. `bin` is how the command is started (default
+ * `node bin/runbook.js`; `npx runbook`, or an installed `runbook`).
+ */
+export function underPty(args: string[], answers: [RegExp, string][], env: NodeJS.ProcessEnv, bin = "node bin/runbook.js"): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    const cmd = `stty cols 120 rows 40; exec node bin/runbook.js ${args.map((a) => `'${a}'`).join(" ")}`;
+    const cmd = `stty cols 120 rows 40; exec ${bin} ${args.map((a) => `'${a}'`).join(" ")}`;
     const child = spawn("script", ["-qfec", cmd, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } });
     let out = "";
     const pending = [...answers];

@@ -179,6 +179,11 @@ s("an address dropped from the params: named in a warning and left, or removed w
     events(warned.stdout).some((e) => e.type === "message" && e.level === "warn" && e.text === "base-os: eth2 also carries 192.168.33.2/24, not in addresses (left as is; pruneAddresses: true removes it)"),
     "the extra address is named",
   );
+  // The README promises "the run says so" when ifupdown is missing (the lab's Debian): a warning, not a -v note.
+  assert.ok(
+    events(warned.stdout).some((e) => e.type === "message" && e.level === "warn" && e.text.startsWith("base-os: /etc/network/interfaces does not exist (ifupdown not installed)")),
+    "no ifupdown: said without -v",
+  );
   assert.is(await eth2(), "192.168.33.2/24\n192.168.33.9/24\n");
 
   const pruned = await play(lab, ["--limit", "tnode1"], { lan, prune: true }, state);

@@ -204,6 +204,9 @@ s("the second run changes nothing, and check mode agrees", async ({ lab }) => {
   }
   const said = events(again.stdout).filter((e): e is Extract<RunEvent, { type: "message" }> => e.type === "message").map((e) => `${e.host}: ${e.text}`);
   assert.ok(said.includes("tnode2: bridge-stp: br0 is up with ports eth1, eth2 and STP as wanted"), said.join("\n"));
+  // The README promises the run says the stanza is written for when ifupdown is there: a warning, shown without -v.
+  const warned = events(again.stdout).filter((e) => e.type === "message" && e.level === "warn").map((e) => `${(e as { host?: string }).host}: ${(e as { text: string }).text}`);
+  assert.ok(warned.some((w) => w.startsWith("tnode1: bridge-stp: /etc/network/interfaces does not exist (ifupdown not installed)")), warned.join("\n"));
   const check = await play(lab, ["--check"], state);
   assert.is(check.code, 0);
   for (const c of Object.values(recap(check.stdout))) assert.is(c.changed, 0);

@@ -191,10 +191,10 @@ s("template: an undefined variable fails with file and line (nunjucks, mustache)
   for (const { h } of [fresh, await ctx(lab, t1, false)]) {
     const njk = await h.template({ src: "templates/bad.conf.njk", dest: path, vars: { servers: ["a"] }, ignoreErrors: true });
     assert.is(njk.status, "failed");
-    assert.is(njk.reason, 'templates/bad.conf.njk:3: undefined variable "servres"');
+    assert.is(njk.reason, 'templates/bad.conf.njk:3: undefined variable "servres" (did you mean "servers"?)');
     const mst = await h.template({ src: "templates/bad.mustache", dest: path, vars: { servers: [{ name: "a" }] }, ignoreErrors: true });
     assert.is(mst.status, "failed");
-    assert.is(mst.reason, 'templates/bad.mustache:3: undefined variable "naem"');
+    assert.is(mst.reason, 'templates/bad.mustache:3: undefined variable "naem" (did you mean "name"?)');
     const missing = await h.template({ src: "templates/nope.njk", dest: path, ignoreErrors: true });
     assert.is(missing.reason, `template: local file templates/nope.njk not found (${local("templates/nope.njk")})`);
   }

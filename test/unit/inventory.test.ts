@@ -202,11 +202,11 @@ const broken: [string, string][] = [
   ["broken/bad-ini-port.ini", `broken/bad-ini-port.ini:2: port in "web1:http" is not a number`],
   [
     "broken/ssh-args.ini",
-    `broken/ssh-args.ini:2: host web1: ansible_ssh_common_args: only a jump host (-J HOST or -o ProxyJump=HOST) is supported, got "-o StrictHostKeyChecking=no"`,
+    `broken/ssh-args.ini:2: host web1: ansible_ssh_common_args: only a jump host (-J HOST or -o ProxyJump=HOST) and a config file (-F FILE) are supported, got "-o StrictHostKeyChecking=no"`,
   ],
   [
     "broken/bad-field.ts",
-    `broken/bad-field.ts: host "tnode1": unknown field "adress" (expected address, port, user, key, become, becomeUser, jump, local, groups, vars)`,
+    `broken/bad-field.ts: host "tnode1": unknown field "adress" (expected address, port, user, key, become, becomeUser, jump, local, sshConfig, groups, vars)`,
   ],
   ["broken/no-export.ts", `broken/no-export.ts: expected a default export (or an export named "inventory") made with defineInventory()`],
   ["broken-vars", `broken-vars/group_vars/web.yml:1: group variables must be a map, got a list`],

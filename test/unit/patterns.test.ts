@@ -67,6 +67,10 @@ const errors: [string, string][] = [
   [" , ", `empty host pattern " , "`],
   [`@${F}/limit-bad.txt`, `${F}/limit-bad.txt:3: pattern "tnode7" matches no host in the inventory`],
   [`@${F}/nope.txt`, `cannot read pattern file "${F}/nope.txt": ENOENT`],
+  // a typo gets the nearest host or group; another node number (tnode9 above) does not
+  ["clustrenode", `pattern "clustrenode" matches no host in the inventory (did you mean "clusternode"?)`],
+  ["tnod2", `pattern "tnod2" matches no host in the inventory (did you mean "tnode2"?)`],
+  ["odin,valkryie01", `pattern "valkryie01" (in "odin,valkryie01") matches no host in the inventory (did you mean "valkyrie01"?)`],
 ];
 
 for (const [pattern, message] of errors) {

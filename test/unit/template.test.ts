@@ -44,14 +44,17 @@ for (const [engine, text, view, out] of renders) {
 
 // [engine, template, view, message]
 const errors: [TemplateEngine, string, Record<string, unknown>, string][] = [
-  ["nunjucks", "a\nb\n  {{ servres }}\n", { servers: [] }, 'templates/t.njk:3: undefined variable "servres"'],
-  ["nunjucks", "{{ ntp.servres }}", { ntp: { servers: [] } }, 'templates/t.njk:1: undefined variable "ntp.servres"'],
+  ["nunjucks", "a\nb\n  {{ servres }}\n", { servers: [] }, 'templates/t.njk:3: undefined variable "servres" (did you mean "servers"?)'],
+  ["nunjucks", "{{ ntp.servres }}", { ntp: { servers: [] } }, 'templates/t.njk:1: undefined variable "ntp.servres" (did you mean "servers"?)'],
+  ["nunjucks", "a\n{{ x | defualt('y') }}\n", {}, 'templates/t.njk:2: filter not found: defualt (did you mean "default"?)'],
+  ["nunjucks", "{% if on %}\n\n{{ v | uper }}{% endif %}", { on: true, v: "x" }, 'templates/t.njk:3: filter not found: uper (did you mean "upper"?)'],
+  ["nunjucks", "{{ v | frobnicate }}", { v: "x" }, "templates/t.njk:1: filter not found: frobnicate"],
   ["nunjucks", "{{ a.b.c }}", { a: {} }, 'templates/t.njk:1: undefined variable "a.b"'],
   ["nunjucks", "{% for x in xs %}\n{{ x.naem }}\n{% endfor %}", { xs: [{ name: 1 }] }, 'templates/t.njk:2: undefined variable "x.naem"'],
   ["nunjucks", "a\n{% if %}", {}, "templates/t.njk:2: unexpected token: %}"],
   ["nunjucks", "{% include 'inc.njk' %}", { who: "me" }, `${join(dir, "inc.njk")}:2: undefined variable "nope"`],
-  ["mustache", "a\n\n{{ servres }}\n", { servers: [] }, 'templates/t.mustache:3: undefined variable "servres"'],
-  ["mustache", "{{#list}}\n{{name}}\n{{naem}}\n{{/list}}", { list: [{ name: "x", naem: 1 }, { name: "y" }] }, 'templates/t.mustache:3: undefined variable "naem"'],
+  ["mustache", "a\n\n{{ servres }}\n", { servers: [] }, 'templates/t.mustache:3: undefined variable "servres" (did you mean "servers"?)'],
+  ["mustache", "{{#list}}\n{{name}}\n{{naem}}\n{{/list}}", { list: [{ name: "x", naem: 1 }, { name: "y" }] }, 'templates/t.mustache:3: undefined variable "naem" (did you mean "name"?)'],
   ["mustache", "{{#servres}}x{{/servres}}", {}, 'templates/t.mustache:1: undefined variable "servres"'],
   ["mustache", "{{a.c}}", { a: { b: 1 } }, 'templates/t.mustache:1: undefined variable "a.c"'],
   ["mustache", "x\n{{> part}}", {}, 'part.mustache:2: undefined variable "missing"'],
