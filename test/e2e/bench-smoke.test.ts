@@ -1,5 +1,7 @@
 /**
- * A 2-host smoke run of the benchmark harness (`npm run bench`), on lab 14:
+ * A 2-host smoke run of the benchmark harness (`npm run bench`), on the
+ * suite's second lab id (TEST_LAB_ID + 1, free while this file runs; suites
+ * run one after another), so two suites side by side never share a lab:
  * runbook and the floor, one run each, report to a temp file (never
  * docs/BENCHMARKS.md). It proves the harness measures, checks counts and
  * writes the report — and that a run with the wrong counts fails it.
@@ -14,11 +16,11 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { checkCounts, CountsError, parseAnsibleRecap, parseRunbookRecap, type Recap } from "../bench/harness.ts";
-import { labSkipReason } from "../lab/fixture.ts";
+import { labSkipReason, TEST_LAB_ID } from "../lab/fixture.ts";
 import { status } from "../lab/lab.ts";
 import { run } from "../lab/sh.ts";
 
-const LAB_ID = 14;
+const LAB_ID = TEST_LAB_ID + 1;
 
 function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
