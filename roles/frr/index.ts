@@ -202,7 +202,7 @@ export const frr = role({
     await h.template({ ...frrConfTemplate(p, h.name), owner: "frr", group: "frr", mode: "0640", validate: FRR_VALIDATE, notify: restart });
     await h.service({ name: "frr", enabled: true });
     const start = await h.service({ name: "frr", state: "started", pattern: WATCHFRR_PATTERN });
-    // Skipped: check mode on a host without FRR yet, where the real run starts it.
-    startedNow = start.predicted || start.skipped ? "would start" : start.changed ? "started" : false;
+    // Unknown (or skipped by a condition): check mode on a host without FRR yet, where the real run starts it.
+    startedNow = start.predicted || start.skipped || start.status === "unknown" ? "would start" : start.changed ? "started" : false;
   },
 });
