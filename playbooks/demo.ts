@@ -3,13 +3,13 @@
  * role, a handler, facts in a file's content and an idempotent command.
  * `npm run demo` plays it twice; the second run reports 0 changed.
  */
-import { play, playbook, role, t } from "../runner/index.ts";
+import { play, playbook, role, z } from "../runner/index.ts";
 
 /** A message of the day, and a marker file whose write a handler reacts to. */
 export const motd = role({
   name: "motd",
   params: {
-    text: t.string().default("This host is managed by runbook. Local changes will be overwritten.\n"),
+    text: z.string().default("This host is managed by runbook. Local changes will be overwritten.\n"),
   },
   async run(h, p) {
     const stamp = h.handler("record the motd change", () =>

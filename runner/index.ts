@@ -1,14 +1,18 @@
 /**
  * runbook's public API for playbooks and roles:
  *
- *   import { playbook, play, role, t } from "runbook";
+ *   import { playbook, play, role, z, secretString } from "runbook";
+ *
+ * `z` is zod itself (re-exported so a lab repository and runbook share one
+ * copy): role parameters and prompts are zod schemas.
  */
 export { playbook, play } from "./playbook.ts";
 export type { Playbook, Play, PlayOptions, Prompt } from "./playbook.ts";
-export { role } from "./role.ts";
+export { role, roleJsonSchema } from "./role.ts";
 export type { Role, RoleSpec, RoleInstance, RoleOptions, HostInfo } from "./role.ts";
-export { t } from "./schema.ts";
-export type { Field, Infer, Input, Shape } from "./schema.ts";
+export { z } from "zod";
+export { secretString, jsonSchema } from "./schema.ts";
+export type { Infer, Input, Shape } from "./schema.ts";
 export { Host, sh } from "./host.ts";
 export type { Handler, TaskOptions, CommandOptions } from "./host.ts";
 export { secret, Secret } from "./secret.ts";

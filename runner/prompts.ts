@@ -5,14 +5,16 @@
  * message naming the variable and those non-interactive ways.
  */
 import { InputError } from "./errors.ts";
-import type { Prompt } from "./playbook.ts";
+import { promptSchema, type Prompt } from "./playbook.ts";
+import { check } from "./schema.ts";
 import { Secret } from "./secret.ts";
 
 /** Asks one question; tests pass their own, the CLI uses @inquirer/prompts. */
-export type Ask = (p: { message: string; secret: boolean; default?: string }) => Promise<string>;
+export type Ask = (p: { message: string; secret: boolean; default?: string; choices?: readonly string[] }) => Promise<string>;
 
-export async function inquirerAsk(p: { message: string; secret: boolean; default?: string }): Promise<string> {
-  const { password, input } = await import("@inquirer/prompts");
+export async function inquirerAsk(p: Parameters<Ask>[0]): Promise<string> {
+  const { password, input, select } = await import("@inquirer/prompts");
+  if (p.choices) return select({ message: p.message, choices: p.choices, default: p.default });
   return p.secret ? password({ message: p.message, mask: "*" }) : input({ message: p.message, default: p.default });
 }
 
@@ -24,7 +26,7 @@ export interface PromptAnswers {
 }
 
 export async function answerPrompts(
-  prompts: Prompt[],
+  prompts: readonly Prompt[],
   opts: { extraVars: Record<string, unknown>; env: NodeJS.ProcessEnv; interactive: boolean; ask?: Ask },
 ): Promise<PromptAnswers> {
   const out: PromptAnswers = { values: {}, secrets: [] };
@@ -38,7 +40,7 @@ export async function answerPrompts(
     if (given !== undefined) value = given instanceof Secret ? given.reveal() : String(given);
     else if (opts.interactive) {
       for (;;) {
-        value = await ask({ message: p.message, secret: !!p.secret, default: p.default });
+        value = await ask({ message: p.message, secret: !!p.secret, default: p.default, choices: p.choices });
         if (!p.confirm) break;
         const again = await ask({ message: `${p.message} (again)`, secret: !!p.secret });
         if (again === value) break;
@@ -56,5 +58,9 @@ export async function answerPrompts(
       out.secrets.push(value!);
     } else out.values[p.name] = value;
   }
+  // The prompts' schema has the last word (a choice not among its choices), naming every bad answer.
+  const r = check(promptSchema(prompts), out.values);
+  if (!r.ok) throw new InputError(r.problems.map((p) => `prompt ${p.field}: ${p.message}`).join("\n"));
+  out.values = r.value;
   return out;
 }

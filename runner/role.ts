@@ -6,7 +6,7 @@
  * @example
  *   export const motd = role({
  *     name: "motd",
- *     params: { text: t.string().default("welcome\n") },
+ *     params: { text: z.string().default("welcome\n").describe("the message") },
  *     async run(h, p) {
  *       await h.copy({ dest: "/etc/motd", content: p.text });
  *     },
@@ -14,7 +14,8 @@
  *   // in a play: roles: [motd({ text: "hello\n" })]
  */
 import type { Host } from "./host.ts";
-import { checkShape, SchemaError, type Infer, type Input, type Shape } from "./schema.ts";
+import type { z } from "zod";
+import { check, jsonSchema, objectOf, type Infer, type Input, type Shape } from "./schema.ts";
 import { InputError } from "./errors.ts";
 
 /** What a role's parameters may be computed from, per host, at run start. */
@@ -60,6 +61,8 @@ export interface RoleOptions {
 /** A role factory: call it with parameters (or a function of the host) to list it in a play. */
 export type Role<S extends Shape> = ((input?: Input<S> | ((host: HostInfo) => Input<S>), opts?: RoleOptions) => RoleInstance<S>) & {
   readonly spec: RoleSpec<S>;
+  /** The parameters as one strict zod object (unknown keys are typos). */
+  readonly schema: z.ZodObject<S, z.core.$strict>;
 };
 
 /** Defines a role. */
@@ -71,7 +74,12 @@ export function role<S extends Shape>(spec: RoleSpec<S>): Role<S> {
     tags: [...(spec.tags ?? []), ...(opts.tags ?? [])],
     when: opts.when,
   });
-  return Object.assign(make, { spec });
+  return Object.assign(make, { spec, schema: objectOf(spec.params) });
+}
+
+/** A role's parameters as JSON Schema, with their descriptions: what `runbook describe ROLE` prints. */
+export function roleJsonSchema(r: Role<Shape>): Record<string, unknown> {
+  return { ...jsonSchema(r.schema), title: r.spec.name };
 }
 
 /**
@@ -81,8 +89,8 @@ export function role<S extends Shape>(spec: RoleSpec<S>): Role<S> {
  * Maps merge key by key (inventory sets `admin.authorizedKeys`, the playbook
  * `admin.passwordHash`); lists and other values replace; `undefined` in a
  * higher layer leaves the lower value alone.
- * Checked against the role's schema; a bad value is an InputError naming the
- * host, role and field.
+ * Checked against the role's schema; bad values are one InputError with a
+ * line per problem, each naming the host, role and field.
  */
 export function resolveParams<S extends Shape>(
   inst: RoleInstance<S>,
@@ -98,19 +106,16 @@ export function resolveParams<S extends Shape>(
     }
     return v as Record<string, unknown>;
   };
-  try {
-    const call = typeof inst.input === "function" ? inst.input(host) : inst.input;
-    const merged = deepMerge(deepMerge(fromVars(layers.low, "inventory or play vars"), (call ?? {}) as Record<string, unknown>), fromVars(layers.high, "prompts or extra vars"));
-    const params = checkShape(inst.spec.params, merged);
-    const problem = inst.spec.validate?.(params);
-    if (problem) {
-      throw typeof problem === "string" ? new InputError(problem, { host: host.name, role: name }) : new SchemaError(problem.field, problem.message);
-    }
-    return params;
-  } catch (err) {
-    if (err instanceof SchemaError) throw new InputError(err.message, { host: host.name, role: name, field: err.field });
-    throw err;
+  const call = typeof inst.input === "function" ? inst.input(host) : inst.input;
+  const merged = deepMerge(deepMerge(fromVars(layers.low, "inventory or play vars"), (call ?? {}) as Record<string, unknown>), fromVars(layers.high, "prompts or extra vars"));
+  const where = `host ${host.name}, role ${name}`;
+  const r = check(objectOf(inst.spec.params), merged);
+  if (!r.ok) throw new InputError(r.problems.map((p) => `${where}, field ${p.field}: ${p.message}`).join("\n"));
+  const problem = inst.spec.validate?.(r.value);
+  if (problem) {
+    throw typeof problem === "string" ? new InputError(problem, { host: host.name, role: name }) : new InputError(problem.message, { host: host.name, role: name, field: problem.field });
   }
+  return r.value;
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>

@@ -1,130 +1,129 @@
 /**
- * A small schema for role parameters: one definition gives the TypeScript
- * type (checked by the compiler in playbooks) and the run-time check of
- * values that come from inventory files, `-e` and prompts (checked at run
- * start, with the host, role and field in the message).
+ * Glue between zod (the schema library role parameters and play prompts are
+ * declared with) and runbook: the `secret()` schema type, the plain-style
+ * messages naming every bad field at once, and the JSON Schema export.
  *
  * @example
- *   const params = { servers: t.array(t.string()).default(["pool.ntp.org"]), stratum: t.integer().optional() };
- *   type P = Infer<typeof params>; // { servers: string[]; stratum?: number }
+ *   const params = { servers: z.array(z.string()).default(["pool.ntp.org"]).describe("NTP servers") };
+ *   type P = Infer<typeof params>; // { servers: string[] }
  */
+import { z } from "zod";
 import { Secret } from "./secret.ts";
 
-export class SchemaError extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** A role's parameters: a record of zod schemas, checked as a strict object (unknown keys are typos). */
+export type Shape = Record<string, z.ZodType>;
+/** The type a role's `run` receives: defaults filled in. */
+export type Infer<S extends Shape> = z.output<z.ZodObject<S, z.core.$strict>>;
+/** What a caller may pass: fields with a default, and optional ones, may be left out. */
+export type Input<S extends Shape> = z.input<z.ZodObject<S, z.core.$strict>>;
 
 /**
- * One parameter: the type `T` a role receives, `D` whether it has a default,
- * and the type `I` a caller may pass (differs for maps whose fields have
- * defaults, and for secrets, which accept plain strings).
+ * A secret string. A plain string (inventory, `-e`, a prompt) becomes a
+ * Secret here; a Secret stays one. Never the other way: a Secret given where
+ * a schema wants a plain string is an error that does not show the value.
  */
-export interface Field<T, D extends boolean = boolean, I = T> {
-  readonly description: string;
-  readonly hasDefault: D;
-  readonly isOptional: boolean;
-  readonly defaultValue?: T;
-  /** Returns the value typed, or throws SchemaError naming the field path. */
-  check(value: unknown, path: string): T;
-  default(value: T): Field<T, true, I>;
-  optional(): Field<T | undefined, D, I | undefined>;
-  /** Phantom: the caller-side type (never set at run time). */
-  readonly __input?: I;
-}
+export const secretString = () =>
+  z
+    .union([z.instanceof(Secret), z.string()])
+    .transform((v) => (v instanceof Secret ? v : new Secret(v)))
+    .meta({ format: "password", writeOnly: true });
 
-function field<T, I = T>(description: string, check: (v: unknown, path: string) => T): Field<T, false, I> {
-  const make = (hasDefault: boolean, isOptional: boolean, defaultValue?: T): Field<T, boolean, I> => ({
-    description,
-    hasDefault,
-    isOptional,
-    defaultValue,
-    check,
-    default: (v: T) => make(true, isOptional, v) as Field<T, true, I>,
-    optional: () => make(hasDefault, true, defaultValue) as unknown as Field<T | undefined, boolean, I | undefined>,
-  });
-  return make(false, false) as Field<T, false, I>;
+const objects = new WeakMap<Shape, z.ZodObject>();
+/** The strict object a role's shape is checked as (made once per shape). */
+export function objectOf<S extends Shape>(shape: S): z.ZodObject<S, z.core.$strict> {
+  let o = objects.get(shape);
+  if (!o) objects.set(shape, (o = z.strictObject(shape)));
+  return o as z.ZodObject<S, z.core.$strict>;
 }
 
 function got(v: unknown): string {
   if (v === null) return "null";
+  if (v === undefined) return "nothing";
+  if (v instanceof Secret) return "a secret";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "string") return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v)}`;
   if (typeof v === "object") return "a map";
   return `${typeof v} ${String(v)}`;
 }
 
-function fail(path: string, want: string, v: unknown): never {
-  throw new SchemaError(path, `expected ${want}, got ${got(v)}`);
+/** The schema at a path, seen through optional/default/transform wrappers. */
+function at(schema: z.ZodType, path: PropertyKey[]): z.ZodType | undefined {
+  let s: z.ZodType | undefined = schema;
+  const unwrap = () => {
+    for (;;) {
+      const def = (s as { def?: { type: string; innerType?: z.ZodType; in?: z.ZodType } } | undefined)?.def;
+      if (def?.innerType) s = def.innerType;
+      else if (def?.type === "pipe" && def.in) s = def.in;
+      else return;
+    }
+  };
+  unwrap();
+  for (const key of path) {
+    if (s instanceof z.ZodObject) s = s.shape[String(key)] as z.ZodType | undefined;
+    else if (s instanceof z.ZodArray) s = s.element as z.ZodType;
+    else if (s instanceof z.ZodRecord) s = s.valueType as z.ZodType;
+    else return undefined;
+    unwrap();
+  }
+  return s;
 }
 
-// `any` here only lets every Field<T> fit the record; Infer/Input recover each T.
-export type Shape = Record<string, Field<any, boolean, any>>;
+const isSecretUnion = (s: unknown) => s instanceof z.ZodUnion && s.options.some((o) => o instanceof z.ZodCustom);
 
-type ValueOf<F> = F extends Field<infer T, boolean, any> ? T : never;
-type InputOf<F> = F extends Field<any, boolean, infer I> ? I : never;
-type MayOmit<F> = F extends Field<infer T, infer D, any> ? (D extends true ? true : undefined extends T ? true : false) : false;
-type Absent<F> = F extends Field<infer T, infer D, any> ? (D extends true ? false : undefined extends T ? true : false) : false;
-
-/** The type a role's `run` receives: defaults filled in, optional fields may be absent. */
-export type Infer<S extends Shape> = { [K in keyof S as Absent<S[K]> extends true ? never : K]: Exclude<ValueOf<S[K]>, undefined> } & {
-  [K in keyof S as Absent<S[K]> extends true ? K : never]?: ValueOf<S[K]>;
-};
-
-/** What a caller may pass: fields with a default, and optional ones, may be left out. */
-export type Input<S extends Shape> = { [K in keyof S as MayOmit<S[K]> extends true ? never : K]: InputOf<S[K]> } & {
-  [K in keyof S as MayOmit<S[K]> extends true ? K : never]?: InputOf<S[K]>;
-};
-
-export const t = {
-  string: () => field<string>("string", (v, p) => (typeof v === "string" ? v : fail(p, "a string", v))),
-  number: () => field<number>("number", (v, p) => (typeof v === "number" && Number.isFinite(v) ? v : fail(p, "a number", v))),
-  integer: () => field<number>("integer", (v, p) => (Number.isInteger(v) ? (v as number) : fail(p, "an integer", v))),
-  boolean: () => field<boolean>("boolean", (v, p) => (typeof v === "boolean" ? v : fail(p, "true or false", v))),
-  /** One of the given strings or numbers: `t.enum(["client", "server"])`, `t.enum([1, 2])`. */
-  enum: <const V extends readonly (string | number)[]>(values: V) =>
-    field<V[number]>(values.join("|"), (v, p) => (values.includes(v as V[number]) ? (v as V[number]) : fail(p, `one of ${values.join(", ")}`, v))),
-  array: <T, I>(item: Field<T, boolean, I>) =>
-    field<T[], I[]>(`list of ${item.description}`, (v, p) => (Array.isArray(v) ? v.map((x, i) => item.check(x, `${p}[${i}]`)) : fail(p, `a list of ${item.description}`, v))),
-  record: <T, I>(item: Field<T, boolean, I>) =>
-    field<Record<string, T>, Record<string, I>>(`map of ${item.description}`, (v, p) => {
-      if (!v || typeof v !== "object" || Array.isArray(v)) fail(p, `a map of ${item.description}`, v);
-      return Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, item.check(x, `${p}.${k}`)]));
-    }),
-  object: <S extends Shape>(shape: S) =>
-    field<Infer<S>, Input<S>>("map", (v, p) => {
-      if (!v || typeof v !== "object" || Array.isArray(v)) fail(p, "a map", v);
-      return checkShape(shape, v as Record<string, unknown>, p);
-    }),
-  /** A secret: a Secret (from a hidden prompt) or a plain string, which is wrapped so it never prints. */
-  secret: () => field<Secret, Secret | string>("secret string", (v, p) => (v instanceof Secret ? v : typeof v === "string" ? new Secret(v) : fail(p, "a secret string", v))),
-  /** Any value, unchecked (for pass-through data such as template vars). */
-  any: <T = unknown>() => field<T>("any value", (v) => v as T),
-};
-
-/** Checks a record against a shape, filling defaults; unknown keys are errors (typos). */
-export function checkShape<S extends Shape>(shape: S, value: Record<string, unknown>, path = ""): Infer<S> {
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
-    if (!(key in shape)) {
-      const known = Object.keys(shape).join(", ");
-      throw new SchemaError(join(path, key), `unknown field (known: ${known})`);
-    }
-  }
-  for (const [key, f] of Object.entries(shape)) {
-    const v = value[key];
-    if (v === undefined) {
-      if (f.hasDefault) out[key] = structuredClone(f.defaultValue);
-      else if (!f.isOptional) throw new SchemaError(join(path, key), `missing (${f.description} required)`);
-      continue;
-    }
-    out[key] = f.check(v, join(path, key));
-  }
-  return out as Infer<S>;
+function want(s: z.ZodType | undefined, expected: string): string {
+  if (s instanceof z.ZodNumber && s.format?.includes("int")) return "an integer";
+  if (s instanceof z.ZodArray) return "a list";
+  if (isSecretUnion(s)) return "a secret string";
+  const words: Record<string, string> = { string: "a string", number: "a number", int: "an integer", boolean: "true or false", array: "a list", object: "a map", record: "a map" };
+  return words[expected] ?? expected;
 }
 
-const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
+const pathText = (path: PropertyKey[]) => path.map((k, i) => (typeof k === "number" ? `[${k}]` : i ? `.${String(k)}` : String(k))).join("");
+
+/** One problem with an input, in runbook's plain words. */
+export interface Problem {
+  field: string;
+  message: string;
+}
+
+/** Every problem zod found, one per field, in the plain style (`expected an integer, got the string "1200"`). */
+export function problems(schema: z.ZodType, error: z.ZodError): Problem[] {
+  return error.issues.flatMap((i): Problem[] => {
+    const input = (i as { input?: unknown }).input;
+    switch (i.code) {
+      case "unrecognized_keys": {
+        const known = Object.keys((at(schema, i.path) as z.ZodObject | undefined)?.shape ?? {}).join(", ");
+        return i.keys.map((k) => ({ field: pathText([...i.path, k]), message: `unknown field (known: ${known})` }));
+      }
+      case "invalid_type":
+        return [{ field: pathText(i.path), message: input === undefined ? `missing (${want(at(schema, i.path), i.expected).replace(/^an? /, "")} required)` : `expected ${want(at(schema, i.path), i.expected)}, got ${got(input)}` }];
+      case "invalid_union":
+        return [{ field: pathText(i.path), message: `expected ${want(at(schema, i.path), "a valid value")}, got ${got(input)}` }];
+      case "invalid_value":
+        return [{ field: pathText(i.path), message: `expected one of ${i.values.join(", ")}, got ${got(input)}` }];
+      default:
+        return [{ field: pathText(i.path), message: i.message }];
+    }
+  });
+}
+
+/** Checks a value: the typed value, or every problem at once. */
+export function check<T extends z.ZodType>(schema: T, value: unknown): { ok: true; value: z.output<T> } | { ok: false; problems: Problem[] } {
+  const r = schema.safeParse(value, { reportInput: true });
+  return r.success ? { ok: true, value: r.data } : { ok: false, problems: problems(schema, r.error) };
+}
+
+/** JSON Schema (draft 2020-12) of what a caller may give, with the declarations' descriptions. */
+export function jsonSchema(schema: z.ZodType): Record<string, unknown> {
+  return z.toJSONSchema(schema, {
+    io: "input",
+    unrepresentable: "any",
+    // A Secret instance is how a prompt hands a secret over; to a form or a file it is a string.
+    override: (ctx) => {
+      if (isSecretUnion(ctx.zodSchema)) {
+        delete ctx.jsonSchema.anyOf;
+        ctx.jsonSchema.type = "string";
+      }
+    },
+  }) as Record<string, unknown>;
+}

@@ -15,7 +15,8 @@
  *   // per host, from host vars:
  *   baseOs((host) => ({ addresses: host.vars.cluster_lan as Record<string, string[]>, timezone: "America/Chicago" }))
  */
-import { role, sh, t, type Host, type Infer, type TaskResult } from "../../runner/index.ts";
+import { z } from "zod";
+import { role, secretString, sh, type Host, type Infer, type TaskResult } from "../../runner/index.ts";
 import type { LineInFileParams } from "../../tasks/index.ts";
 import { sudoGroupFor } from "../sudo/index.ts";
 import { liveAddressPlan, parseAddresses, parseLive, rcInet1Index, type InterfaceAddresses } from "./network.ts";
@@ -48,93 +49,47 @@ const yesNo = (b: boolean) => (b ? "yes" : "no");
 export const baseOs = role({
   name: "base-os",
   params: {
-    /** Manage the host name (hostname task: /etc/hostname, /etc/HOSTNAME on Slackware, and the live name). */
-    setHostname: t.boolean().default(true),
-    /** The host name; default the inventory name (`tnode1`). An FQDN is fine (`tnode1.i131.net`). */
-    hostname: t.string().optional(),
-    /** /etc/hosts lines for the cluster: each address gets exactly one line with these names. */
-    hosts: t.array(t.object({ ip: t.string(), names: t.array(t.string()) })).default([]),
-    /** A zoneinfo name (`America/Chicago`); /etc/localtime links to it (and /etc/timezone on Debian). Unset: left alone. */
-    timezone: t.string().optional(),
-    /**
-     * The admin account. Fields left out take the reference's values:
-     * name clusteradm, uid 1050, group users, groups [wheel], shell /bin/bash,
-     * sudoGroup true (also a member of the sudo role's group: `sudo` on
-     * Debian), no keys, authorizedKeysMode 0644, exclusiveKeys false, no
-     * password (key login only).
-     */
-    admin: t
-      .object({
-        name: t.string().optional(),
-        uid: t.integer().optional(),
-        /** Primary group. */
-        group: t.string().optional(),
-        /** Supplementary groups; missing ones are created (Debian has no `wheel`). */
-        groups: t.array(t.string()).optional(),
-        /** Also join the sudo role's group (`sudo` on Debian; `wheel` elsewhere, already in `groups`). */
-        sudoGroup: t.boolean().optional(),
-        shell: t.string().optional(),
-        /** Public key lines for ~/.ssh/authorized_keys. */
-        authorizedKeys: t.array(t.string()).optional(),
-        authorizedKeysMode: t.string().optional(),
-        /** authorized_keys holds exactly `authorizedKeys` (others are removed). */
-        exclusiveKeys: t.boolean().optional(),
-        /** A crypt(3) hash (`openssl passwd -6`), never clear text. */
-        passwordHash: t.secret().optional(),
+    setHostname: z.boolean().default(true).describe("Manage the host name (hostname task: /etc/hostname, /etc/HOSTNAME on Slackware, and the live name)."),
+    hostname: z.string().optional().describe("The host name; default the inventory name (`tnode1`). An FQDN is fine (`tnode1.i131.net`)."),
+    hosts: z.array(z.strictObject({ ip: z.string(), names: z.array(z.string()) })).default([]).describe("/etc/hosts lines for the cluster: each address gets exactly one line with these names."),
+    timezone: z.string().optional().describe("A zoneinfo name (`America/Chicago`); /etc/localtime links to it (and /etc/timezone on Debian). Unset: left alone."),
+    admin: z
+      .strictObject({
+        name: z.string().optional(),
+        uid: z.int().optional(),
+        group: z.string().optional().describe("Primary group."),
+        groups: z.array(z.string()).optional().describe("Supplementary groups; missing ones are created (Debian has no `wheel`)."),
+        sudoGroup: z.boolean().optional().describe("Also join the sudo role's group (`sudo` on Debian; `wheel` elsewhere, already in `groups`)."),
+        shell: z.string().optional(),
+        authorizedKeys: z.array(z.string()).optional().describe("Public key lines for ~/.ssh/authorized_keys."),
+        authorizedKeysMode: z.string().optional(),
+        exclusiveKeys: z.boolean().optional().describe("authorized_keys holds exactly `authorizedKeys` (others are removed)."),
+        passwordHash: secretString().optional().describe("A crypt(3) hash (`openssl passwd -6`), never clear text."),
       })
-      .default({}),
-    /**
-     * sshd_config settings, each a line edited in place (validated with
-     * `sshd -t`): passwordAuthentication and kbdInteractiveAuthentication
-     * default false (no password logins, the reference's
-     * `PasswordAuthentication no`, and PAM's keyboard-interactive twin);
-     * permitRootLogin is left alone unless given; `settings` adds any other
-     * keyword (`{ X11Forwarding: "no" }`).
-     */
-    sshd: t
-      .object({
-        passwordAuthentication: t.boolean().optional(),
-        kbdInteractiveAuthentication: t.boolean().optional(),
-        permitRootLogin: t.enum(["yes", "no", "prohibit-password", "forced-commands-only"] as const).optional(),
-        settings: t.record(t.string()).optional(),
+      .default({}).describe("The admin account. Fields left out take the reference's values: name clusteradm, uid 1050, group users, groups [wheel], shell /bin/bash, sudoGroup true (also a member of the sudo role's group: `sudo` on Debian), no keys, authorizedKeysMode 0644, exclusiveKeys false, no password (key login only)."),
+    sshd: z
+      .strictObject({
+        passwordAuthentication: z.boolean().optional(),
+        kbdInteractiveAuthentication: z.boolean().optional(),
+        permitRootLogin: z.enum(["yes", "no", "prohibit-password", "forced-commands-only"] as const).optional(),
+        settings: z.record(z.string(), z.string()).optional(),
       })
-      .default({}),
-    /** Extra packages to install (apt; on Slackware pkgtools needs `packageSrc`). */
-    packages: t.array(t.string()).default([]),
-    /** Packages to remove. Default: gcc-go and gcc-rust on Slackware (reference 001), none elsewhere. */
-    removePackages: t.array(t.string()).optional(),
-    /** Slackware: where `packages` are on the host (a directory, file, glob or URL: the package task's `src`). */
-    packageSrc: t.string().optional(),
-    /**
-     * Slackware without the D set (reference 001): install perl and python3
-     * (+ pip, setuptools) from `src`, then rebuild the CA bundle once perl
-     * is there (`update-ca-certificates --fresh`). Ignored elsewhere.
-     */
-    perlPython: t
-      .object({
-        src: t.string(),
-        packages: t.array(t.string()).optional(),
-        updateCaCertificates: t.boolean().optional(),
+      .default({}).describe("sshd_config settings, each a line edited in place (validated with `sshd -t`): passwordAuthentication and kbdInteractiveAuthentication default false (no password logins, the reference's `PasswordAuthentication no`, and PAM's keyboard-interactive twin); permitRootLogin is left alone unless given; `settings` adds any other keyword (`{ X11Forwarding: \"no\" }`)."),
+    packages: z.array(z.string()).default([]).describe("Extra packages to install (apt; on Slackware pkgtools needs `packageSrc`)."),
+    removePackages: z.array(z.string()).optional().describe("Packages to remove. Default: gcc-go and gcc-rust on Slackware (reference 001), none elsewhere."),
+    packageSrc: z.string().optional().describe("Slackware: where `packages` are on the host (a directory, file, glob or URL: the package task's `src`)."),
+    perlPython: z
+      .strictObject({
+        src: z.string(),
+        packages: z.array(z.string()).optional(),
+        updateCaCertificates: z.boolean().optional(),
       })
-      .optional(),
-    /**
-     * Cluster-LAN addresses by interface (`{ eth1: ["192.168.11.1/30"], lo: ["10.50.1.1/32"] }`),
-     * usually from host vars. Slackware: `IPADDRS[n]` in rc.inet1.conf for
-     * ethN, rc.inet3 lines for the others (lo). Debian: an ifupdown file.
-     */
-    addresses: t.record(t.array(t.string())).default({}),
-    /** Add missing `addresses` to the running host too (never on the interface of the default route: the management link). */
-    applyAddresses: t.boolean().default(true),
-    /**
-     * With `applyAddresses`: remove global addresses on the interfaces named in `addresses`
-     * that it does not list (an address dropped from the parameter). Default: leave them
-     * and warn, since a DHCP or hand-made address is not the role's to drop unasked.
-     */
-    pruneAddresses: t.boolean().default(false),
-    /** Slackware: more commands for /etc/rc.d/rc.inet3, after the address lines. */
-    rcInet3: t.array(t.string()).default([]),
-    /** Slackware: commands for /etc/rc.d/rc.local_shutdown (a managed block). */
-    rcLocalShutdown: t.array(t.string()).default([]),
+      .optional().describe("Slackware without the D set (reference 001): install perl and python3 (+ pip, setuptools) from `src`, then rebuild the CA bundle once perl is there (`update-ca-certificates --fresh`). Ignored elsewhere."),
+    addresses: z.record(z.string(), z.array(z.string())).default({}).describe("Cluster-LAN addresses by interface (`{ eth1: [\"192.168.11.1/30\"], lo: [\"10.50.1.1/32\"] }`), usually from host vars. Slackware: `IPADDRS[n]` in rc.inet1.conf for ethN, rc.inet3 lines for the others (lo). Debian: an ifupdown file."),
+    applyAddresses: z.boolean().default(true).describe("Add missing `addresses` to the running host too (never on the interface of the default route: the management link)."),
+    pruneAddresses: z.boolean().default(false).describe("With `applyAddresses`: remove global addresses on the interfaces named in `addresses` that it does not list (an address dropped from the parameter). Default: leave them and warn, since a DHCP or hand-made address is not the role's to drop unasked."),
+    rcInet3: z.array(z.string()).default([]).describe("Slackware: more commands for /etc/rc.d/rc.inet3, after the address lines."),
+    rcLocalShutdown: z.array(z.string()).default([]).describe("Slackware: commands for /etc/rc.d/rc.local_shutdown (a managed block)."),
   },
   async run(h, p) {
     const family = h.facts.os.family;

@@ -36,7 +36,8 @@
  *   bridgeStp({ ports: ["eth1", "eth2"], priority: 4096, address: "10.50.0.1/24" })   // this node is the root
  *   // per host from host vars: `bridge-stp: { address: 10.50.0.2/24 }`
  */
-import { role, t, type Host, type Infer, type TaskResult } from "../../runner/index.ts";
+import { z } from "zod";
+import { role, type Host, type Infer, type TaskResult } from "../../runner/index.ts";
 import {
   bridgeAddress,
   checkParams,
@@ -57,33 +58,18 @@ import {
 export const ifupdownFile = (bridge: string) => `/etc/network/interfaces.d/runbook-${bridge}`;
 
 const params = {
-  /** `present`: the bridge as described. `absent`: no bridge of this name, live or persisted (its ports are left free, without addresses). */
-  state: t.enum(["present", "absent"] as const).default("present"),
-  /** The bridge's name. */
-  bridge: t.string().default("br0"),
-  /** Its ports: the cluster ports. Never the interface of the management connection. */
-  ports: t.array(t.string()).default(["eth1", "eth2"]),
-  /** Bridge priority, 0-65535: the lowest (then the lowest MAC) becomes the root bridge. */
-  priority: t.integer().default(32768),
-  /** Seconds in each of listening and learning before a port forwards (2-30; 802.1D default 15). */
-  forwardDelay: t.integer().default(15),
-  /** Seconds between hellos from the root (1-10; default 2). */
-  helloTime: t.integer().default(2),
-  /** Seconds before a silent root's information expires (6-40; default 20). 2 × (helloTime + 1) ≤ maxAge ≤ 2 × (forwardDelay − 1). */
-  maxAge: t.integer().default(20),
-  /**
-   * The bridge's address, `ADDRESS/PREFIX` (IPv4 or IPv6), usually a host var. None: a bridge without an address.
-   * The bridge is the role's: another global address on it (one dropped from here) is removed from the running host.
-   */
-  address: t.string().optional(),
-  /** Apply to the running host too (else the persisted configuration only, for the next boot). */
-  applyLive: t.boolean().default(true),
-  /** After live changes, wait until no port of the bridge is listening or learning (STP has settled here). */
-  waitForStp: t.boolean().default(true),
-  /** Slackware: the bridge's index in rc.inet1.conf (below MAXNICS, default 6; not a port's own `ethN` index). */
-  rcInet1Index: t.integer().default(5),
-  /** Debian with classic ifupdown: install bridge-utils, which ifupdown needs to create the bridge at boot. */
-  installBridgeUtils: t.boolean().default(true),
+  state: z.enum(["present", "absent"] as const).default("present").describe("`present`: the bridge as described. `absent`: no bridge of this name, live or persisted (its ports are left free, without addresses)."),
+  bridge: z.string().default("br0").describe("The bridge's name."),
+  ports: z.array(z.string()).default(["eth1", "eth2"]).describe("Its ports: the cluster ports. Never the interface of the management connection."),
+  priority: z.int().default(32768).describe("Bridge priority, 0-65535: the lowest (then the lowest MAC) becomes the root bridge."),
+  forwardDelay: z.int().default(15).describe("Seconds in each of listening and learning before a port forwards (2-30; 802.1D default 15)."),
+  helloTime: z.int().default(2).describe("Seconds between hellos from the root (1-10; default 2)."),
+  maxAge: z.int().default(20).describe("Seconds before a silent root's information expires (6-40; default 20). 2 × (helloTime + 1) ≤ maxAge ≤ 2 × (forwardDelay − 1)."),
+  address: z.string().optional().describe("The bridge's address, `ADDRESS/PREFIX` (IPv4 or IPv6), usually a host var. None: a bridge without an address. The bridge is the role's: another global address on it (one dropped from here) is removed from the running host."),
+  applyLive: z.boolean().default(true).describe("Apply to the running host too (else the persisted configuration only, for the next boot)."),
+  waitForStp: z.boolean().default(true).describe("After live changes, wait until no port of the bridge is listening or learning (STP has settled here)."),
+  rcInet1Index: z.int().default(5).describe("Slackware: the bridge's index in rc.inet1.conf (below MAXNICS, default 6; not a port's own `ethN` index)."),
+  installBridgeUtils: z.boolean().default(true).describe("Debian with classic ifupdown: install bridge-utils, which ifupdown needs to create the bridge at boot."),
 };
 
 /** The bridge-stp role's parameters, as `run` receives them. */

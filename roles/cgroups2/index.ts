@@ -35,14 +35,13 @@
  *   cgroups2({ reboot: true })       // and reboots when the running hierarchy differs
  */
 import type { CgroupFacts, Facts } from "../../runner/facts/types.ts";
-import { defineTask, role, t, type Host, type Infer } from "../../runner/index.ts";
+import { z } from "zod";
+import { defineTask, role, type Host, type Infer } from "../../runner/index.ts";
 import { joinLines, planTextEdit, splitLines, type EditResult } from "../../tasks/textfile.ts";
 
 const params = {
-  /** The hierarchy to boot with: 2 (unified) or 1 (legacy). Reference 001: 2. */
-  version: t.enum([1, 2]).default(2),
-  /** Reboot when the running hierarchy differs from `version` (default: only report it). */
-  reboot: t.boolean().default(false),
+  version: z.literal([1, 2]).default(2).describe("The hierarchy to boot with: 2 (unified) or 1 (legacy). Reference 001: 2."),
+  reboot: z.boolean().default(false).describe("Reboot when the running hierarchy differs from `version` (default: only report it)."),
 };
 
 /** The cgroups2 role's parameters, as `run` receives them. */

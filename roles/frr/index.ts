@@ -34,7 +34,8 @@
  *     redistribute: { kernel: { prefixes: ["10.50.1.11/32"] } },        // route map REDIST-KERNEL, prefix list VM-ROUTE
  *   })
  */
-import { role, t, type Host, type Infer, type TaskResult } from "../../runner/index.ts";
+import { z } from "zod";
+import { role, type Host, type Infer, type TaskResult } from "../../runner/index.ts";
 import { checkFrrParams, frrConfView, OSPF_NETWORK_TYPES } from "./config.ts";
 
 export { checkFrrParams, frrConfView, parseArea, parsePrefix, FRR_DAEMONS, OSPF_NETWORK_TYPES } from "./config.ts";
@@ -59,59 +60,38 @@ export const SLACKWARE_FRR_USER = { uid: 357, gid: 357, vtyGid: 358, home: "/var
 export const DEFAULT_PACKAGES = { debian: ["frr"], slackware: ["protobuf-c", "libyang", "frr"] } as const;
 
 const params = {
-  /** OSPF router id, an IPv4 address: the node's loopback /32 (reference 001: 10.50.1.N). */
-  routerId: t.string(),
-  /** `hostname` in frr.conf (vtysh's prompt); default the inventory name. */
-  hostname: t.string().optional(),
-  /**
-   * Interfaces OSPF runs on, with their settings: `network` (default
-   * point-to-point, the triangle's DAC links), `cost`, `helloInterval` and
-   * `deadInterval` in seconds (FRR: 10 and 40; both ends must agree),
-   * `passive` (advertised, no adjacency).
-   */
-  interfaces: t
+  routerId: z.string().describe("OSPF router id, an IPv4 address: the node's loopback /32 (reference 001: 10.50.1.N)."),
+  hostname: z.string().optional().describe("`hostname` in frr.conf (vtysh's prompt); default the inventory name."),
+  interfaces: z
     .array(
-      t.object({
-        name: t.string(),
-        network: t.enum(OSPF_NETWORK_TYPES).default("point-to-point"),
-        cost: t.integer().optional(),
-        helloInterval: t.integer().optional(),
-        deadInterval: t.integer().optional(),
-        passive: t.boolean().default(false),
+      z.strictObject({
+        name: z.string(),
+        network: z.enum(OSPF_NETWORK_TYPES).default("point-to-point"),
+        cost: z.int().optional(),
+        helloInterval: z.int().optional(),
+        deadInterval: z.int().optional(),
+        passive: z.boolean().default(false),
       }),
     )
-    .default([]),
-  /** Interfaces that are only advertised, never form adjacencies (reference 001: vxlan0, which OVN makes later). */
-  passiveInterfaces: t.array(t.string()).default([]),
-  /** `network PREFIX area AREA` lines: the links' prefixes and the loopback /32. Area: a number or a dotted quad. */
-  networks: t.array(t.object({ prefix: t.string(), area: t.any<number | string>().default(0) })).default([]),
-  /**
-   * Kernel routes to advertise (reference 001: the OSD VM's 10.50.1.1N/32
-   * that Incus adds): `ip prefix-list PREFIXLIST seq 10 permit P` for each
-   * prefix, `route-map ROUTEMAP permit 10 / match ip address prefix-list
-   * PREFIXLIST`, and `redistribute kernel route-map ROUTEMAP`.
-   */
-  redistribute: t
-    .object({
-      kernel: t
-        .object({
-          routeMap: t.string().default("REDIST-KERNEL"),
-          prefixList: t.string().default("VM-ROUTE"),
-          prefixes: t.array(t.string()),
+    .default([]).describe("Interfaces OSPF runs on, with their settings: `network` (default point-to-point, the triangle's DAC links), `cost`, `helloInterval` and `deadInterval` in seconds (FRR: 10 and 40; both ends must agree), `passive` (advertised, no adjacency)."),
+  passiveInterfaces: z.array(z.string()).default([]).describe("Interfaces that are only advertised, never form adjacencies (reference 001: vxlan0, which OVN makes later)."),
+  networks: z.array(z.strictObject({ prefix: z.string(), area: z.union([z.number(), z.string()]).default(0) })).default([]).describe("`network PREFIX area AREA` lines: the links' prefixes and the loopback /32. Area: a number or a dotted quad."),
+  redistribute: z
+    .strictObject({
+      kernel: z
+        .strictObject({
+          routeMap: z.string().default("REDIST-KERNEL"),
+          prefixList: z.string().default("VM-ROUTE"),
+          prefixes: z.array(z.string()),
         })
         .optional(),
     })
-    .default({}),
-  /** More daemons to switch on in /etc/frr/daemons (`bfdd`, `bgpd` for `extraConfig`); ospfd always is. */
-  extraDaemons: t.array(t.string()).default([]),
-  /** frr.conf's `log` line. */
-  log: t.string().default("syslog informational"),
-  /** Lines appended to frr.conf as they are (BGP, BFD, static routes...); checked by `vtysh -C` with the rest. */
-  extraConfig: t.string().optional(),
-  /** Packages to install. Default: frr (Debian); protobuf-c, libyang, frr (Slackware, reference 001). */
-  packages: t.array(t.string()).optional(),
-  /** Slackware: where the packages are on the host (a directory, file, glob or URL: the package task's `src`). Ignored elsewhere. */
-  packageSrc: t.string().optional(),
+    .default({}).describe("Kernel routes to advertise (reference 001: the OSD VM's 10.50.1.1N/32 that Incus adds): `ip prefix-list PREFIXLIST seq 10 permit P` for each prefix, `route-map ROUTEMAP permit 10 / match ip address prefix-list PREFIXLIST`, and `redistribute kernel route-map ROUTEMAP`."),
+  extraDaemons: z.array(z.string()).default([]).describe("More daemons to switch on in /etc/frr/daemons (`bfdd`, `bgpd` for `extraConfig`); ospfd always is."),
+  log: z.string().default("syslog informational").describe("frr.conf's `log` line."),
+  extraConfig: z.string().optional().describe("Lines appended to frr.conf as they are (BGP, BFD, static routes...); checked by `vtysh -C` with the rest."),
+  packages: z.array(z.string()).optional().describe("Packages to install. Default: frr (Debian); protobuf-c, libyang, frr (Slackware, reference 001)."),
+  packageSrc: z.string().optional().describe("Slackware: where the packages are on the host (a directory, file, glob or URL: the package task's `src`). Ignored elsewhere."),
 };
 
 /** The frr role's parameters, as `run` receives them. */

@@ -27,23 +27,17 @@
  *   play({ name: "time clients", hosts: "clusternode:!tnode1", roles: [ntp({ servers: ["10.50.0.1"] })] }),
  */
 import { isIP } from "node:net";
-import { role, t, type Host, type Infer } from "../../runner/index.ts";
+import { z } from "zod";
+import { role, type Host, type Infer } from "../../runner/index.ts";
 
 const params = {
-  /** `client`: follow `servers`. `server`: also serve time to `allow`ed networks, with `localStratum` as a fallback. */
-  mode: t.enum(["client", "server"] as const).default("client"),
-  /** Upstream servers (names or addresses). Reference 000: `1.pool.ntp.org`. */
-  servers: t.array(t.string()).default(["1.pool.ntp.org"]),
-  /** Send a burst of requests at start-up so the first sync takes seconds, not minutes. */
-  iburst: t.boolean().default(true),
-  /** Server mode: networks (`10.50.0.0/16`) or addresses allowed to ask this host for time. */
-  allow: t.array(t.string()).default([]),
-  /** Server mode: keep serving from the local clock at this stratum (1-15) when no upstream is reachable (chrony `local stratum N`). */
-  localStratum: t.integer().optional(),
-  /** false: never steer the system clock (chronyd `-x`, ntpd `disable ntp`); time is still measured and served. */
-  clockControl: t.boolean().default(true),
-  /** Slackware without slackpkg: where the ntp package is on the host (a .txz file, directory or glob, or a URL). */
-  packageSrc: t.string().optional(),
+  mode: z.enum(["client", "server"] as const).default("client").describe("`client`: follow `servers`. `server`: also serve time to `allow`ed networks, with `localStratum` as a fallback."),
+  servers: z.array(z.string()).default(["1.pool.ntp.org"]).describe("Upstream servers (names or addresses). Reference 000: `1.pool.ntp.org`."),
+  iburst: z.boolean().default(true).describe("Send a burst of requests at start-up so the first sync takes seconds, not minutes."),
+  allow: z.array(z.string()).default([]).describe("Server mode: networks (`10.50.0.0/16`) or addresses allowed to ask this host for time."),
+  localStratum: z.int().optional().describe("Server mode: keep serving from the local clock at this stratum (1-15) when no upstream is reachable (chrony `local stratum N`)."),
+  clockControl: z.boolean().default(true).describe("false: never steer the system clock (chronyd `-x`, ntpd `disable ntp`); time is still measured and served."),
+  packageSrc: z.string().optional().describe("Slackware without slackpkg: where the ntp package is on the host (a .txz file, directory or glob, or a URL)."),
 };
 
 /** The ntp role's parameters, as `run` receives them. */

@@ -33,7 +33,8 @@
  *   sudo({ wheelNopasswd: true, securePathExtra: ["/opt/java17/bin", "/opt/go/bin"] })
  *   sudo({ rules: ["Cmnd_Alias PKG = /sbin/installpkg, /sbin/upgradepkg", "%build ALL=(root) NOPASSWD: PKG"] })
  */
-import { role, t, type Facts, type Infer } from "../../runner/index.ts";
+import { z } from "zod";
+import { role, type Facts, type Infer } from "../../runner/index.ts";
 
 /** sudo's own default `secure_path`, the start of the reference's line. */
 export const DEFAULT_SECURE_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
@@ -67,18 +68,12 @@ export function checkSecurePath(dirs: readonly string[]): string | null {
 export const sudo = role({
   name: "sudo",
   params: {
-    /** The group given full sudo rights; default {@link sudoGroupFor} (wheel on Slackware, sudo on Debian). */
-    group: t.string().optional(),
-    /** The group's rule needs no password (`NOPASSWD: ALL`), as in the reference. */
-    wheelNopasswd: t.boolean().default(true),
-    /** The start of `secure_path` (sudo's default). */
-    securePath: t.array(t.string()).default([...DEFAULT_SECURE_PATH]),
-    /** Appended to `secure_path`: the reference's JDK and Go for SlackBuilds run through sudo. */
-    securePathExtra: t.array(t.string()).default(["/opt/java17/bin", "/opt/go/bin"]),
-    /** More sudoers lines, verbatim, after the group rule (validated with the rest). */
-    rules: t.array(t.string()).default([]),
-    /** Slackware: where the sudo package is on the host when it must be installed (pkgtools `src`). */
-    packageSrc: t.string().optional(),
+    group: z.string().optional().describe("The group given full sudo rights; default {@link sudoGroupFor} (wheel on Slackware, sudo on Debian)."),
+    wheelNopasswd: z.boolean().default(true).describe("The group's rule needs no password (`NOPASSWD: ALL`), as in the reference."),
+    securePath: z.array(z.string()).default([...DEFAULT_SECURE_PATH]).describe("The start of `secure_path` (sudo's default)."),
+    securePathExtra: z.array(z.string()).default(["/opt/java17/bin", "/opt/go/bin"]).describe("Appended to `secure_path`: the reference's JDK and Go for SlackBuilds run through sudo."),
+    rules: z.array(z.string()).default([]).describe("More sudoers lines, verbatim, after the group rule (validated with the rest)."),
+    packageSrc: z.string().optional().describe("Slackware: where the sudo package is on the host when it must be installed (pkgtools `src`)."),
   },
   async run(h, p) {
     const slackware = h.facts.os.family === "slackware";

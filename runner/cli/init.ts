@@ -69,15 +69,30 @@ node2:
 ntp:
   servers: [1.pool.ntp.org]
 `,
+    "roles/motd.ts": `import { role, z } from "runbook";
+
+/** This lab's own role: parameters are zod schemas (runbook describe shows them as JSON Schema). */
+export const motd = role({
+  name: "motd",
+  params: {
+    text: z.string().default("managed by runbook\\n").describe("The message of the day."),
+    mode: z.enum(["0644", "0600"]).default("0644").describe("File mode of /etc/motd."),
+  },
+  async run(h, p) {
+    await h.copy({ dest: "/etc/motd", content: p.text, mode: p.mode });
+  },
+});
+`,
     "playbooks/site.ts": `import { play, playbook } from "runbook";
 import { ntp } from "runbook/roles";
+import { motd } from "../roles/motd.ts";
 
 export default playbook("${name}", [
   play({
     name: "cluster nodes",
     hosts: "clusternode",
     become: true,
-    roles: [ntp()],
+    roles: [ntp(), motd({ text: "${name}\\n" })],
   }),
 ]);
 `,
@@ -97,7 +112,7 @@ export const command: Command = {
       mkdirSync(dirname(join(dir, path)), { recursive: true });
       writeFileSync(join(dir, path), content);
     }
-    console.log(`created ${dir}: inventory/hosts.yml, inventory/group_vars/clusternode.yml, playbooks/site.ts, tsconfig.json, package.json, .npmrc`);
+    console.log(`created ${dir}: inventory/hosts.yml, inventory/group_vars/clusternode.yml, playbooks/site.ts, roles/motd.ts, tsconfig.json, package.json, .npmrc`);
     if (!values["no-install"]) {
       const r = spawnSync("npm", ["install", "--no-audit", "--no-fund"], { cwd: dir, stdio: "inherit" });
       if (r.status !== 0) throw new ExitError(EXIT.input, `npm install failed in ${dir}`);

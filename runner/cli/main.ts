@@ -21,6 +21,7 @@ const COMMANDS: Record<string, { load: () => Promise<{ command: Command }>; summ
   inventory: { load: () => import("./inventory.ts"), summary: "list hosts and groups, or a host's variables and their sources" },
   history: { load: () => import("./history.ts"), summary: "list recorded runs" },
   show: { load: () => import("./show.ts"), summary: "show one recorded run: per-host tasks, diffs, output" },
+  describe: { load: () => import("./describe.ts"), summary: "a role's parameters or a playbook's prompts as JSON Schema" },
   init: { load: () => import("./init.ts"), summary: "scaffold a typed lab repository (inventory, site.ts, tsconfig)" },
 };
 

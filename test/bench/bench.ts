@@ -10,7 +10,7 @@
  *   runbook play test/bench/bench.ts -i /var/lib/runbook-lab/13/inventory.yml -e @hosts.json
  */
 import { readFileSync } from "node:fs";
-import { play, playbook, role, t } from "../../runner/index.ts";
+import { play, playbook, role, z } from "../../runner/index.ts";
 
 const file = (name: string) => readFileSync(new URL(`./files/${name}`, import.meta.url), "utf8");
 
@@ -18,9 +18,9 @@ const file = (name: string) => readFileSync(new URL(`./files/${name}`, import.me
 export const clusterNode = role({
   name: "cluster_node",
   params: {
-    hosts: t.array(t.object({ name: t.string(), ip: t.string() })),
-    admin: t.string().default("clusteradm"),
-    uid: t.integer().default(1050),
+    hosts: z.array(z.strictObject({ name: z.string(), ip: z.string() })),
+    admin: z.string().default("clusteradm"),
+    uid: z.int().default(1050),
   },
   async run(h, p) {
     const reloadSshd = h.handler("reload sshd", () =>

@@ -6,18 +6,18 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { play, playbook, role, t, type Handler } from "../../runner/index.ts";
+import { play, playbook, role, secretString, z, type Handler, type Secret } from "../../runner/index.ts";
 import { resolveParams } from "../../runner/role.ts";
 
 const web = role({
   name: "web",
   params: {
-    port: t.integer().default(80),
-    mode: t.enum(["http", "https"]).default("http"),
-    version: t.enum([1, 2]).default(2),
-    admin: t.object({ name: t.string().default("ops"), keys: t.array(t.string()).default([]) }).default({ name: "ops", keys: [] }),
-    token: t.secret().optional(),
-    hosts: t.array(t.object({ ip: t.string(), names: t.array(t.string()) })).default([]),
+    port: z.int().default(80),
+    mode: z.enum(["http", "https"]).default("http"),
+    version: z.literal([1, 2]).default(2),
+    admin: z.strictObject({ name: z.string().default("ops"), keys: z.array(z.string()).default([]) }).default({ name: "ops", keys: [] }),
+    token: secretString().optional(),
+    hosts: z.array(z.strictObject({ ip: z.string(), names: z.array(z.string()) })).default([]),
   },
   async run(h, p) {
     const port: number = p.port;
@@ -58,12 +58,38 @@ export const ok = playbook("types", [
   }),
 ]);
 
+// A play's prompts type `h.vars` in its tasks: a secret prompt is a Secret, a choice is its union.
+export const prompted = play({
+  name: "prompted",
+  hosts: "all",
+  prompts: [
+    { name: "adminPassword", message: "admin password", secret: true },
+    { name: "channel", message: "channel", choices: ["stable", "testing"] },
+    { name: "site", message: "site" },
+  ],
+  async tasks(h) {
+    const pw: Secret = h.vars.adminPassword;
+    const channel: "stable" | "testing" = h.vars.channel;
+    const site: string = h.vars.site;
+    await h.copy({ dest: "/etc/x", content: `${pw.reveal()} ${channel} ${site}` });
+    // @ts-expect-error a secret prompt is a Secret, not a string
+    const leak: string = h.vars.adminPassword;
+    // @ts-expect-error a choice is its union, not any string
+    const wrong: "stable" = h.vars.channel;
+    // @ts-expect-error a typo'd prompt name is not the Secret it was meant to be
+    await h.copy({ dest: "/etc/x", content: h.vars.adminPasword.reveal() });
+    // @ts-expect-error a typo'd prompt name
+    const typo: string = h.vars.sitee;
+    void [leak, wrong, typo];
+  },
+});
+
 test("the same schema checks values from inventory and -e at run start, naming host, role and field", () => {
   const host = { name: "tnode1", vars: {} };
   const check = (low: Record<string, unknown>) => () => resolveParams(web(), host, { low: { web: low }, high: {} });
   assert.throws(check({ prot: 80 }), /^host tnode1, role web, field prot: unknown field \(known: port, mode, version, admin, token, hosts\)$/);
   assert.throws(check({ port: "80" }), /^host tnode1, role web, field port: expected an integer, got the string "80"$/);
-  assert.throws(check({ hosts: [{ ip: "10.0.0.1", names: "a" }] }), /field hosts\[0\]\.names: expected a list of string, got the string "a"/);
+  assert.throws(check({ hosts: [{ ip: "10.0.0.1", names: "a" }] }), /field hosts\[0\]\.names: expected a list, got the string "a"/);
   assert.throws(check({ admin: { name: 5 } }), /field admin\.name: expected a string, got number 5/);
   const p = resolveParams(web({ admin: { name: "root" } }), host, { low: { web: { admin: { keys: ["k1"] } } }, high: {} });
   assert.equal(p.admin, { name: "root", keys: ["k1"] }, "maps merge key by key across layers");
@@ -71,7 +97,7 @@ test("the same schema checks values from inventory and -e at run start, naming h
 });
 
 test("a role's own validate() runs at run start too", () => {
-  const r = role({ name: "addr", params: { cidr: t.string() }, validate: (p) => (/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(p.cidr) ? undefined : { field: "cidr", message: `not an address/prefix: ${p.cidr}` }), async run() {} });
+  const r = role({ name: "addr", params: { cidr: z.string() }, validate: (p) => (/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(p.cidr) ? undefined : { field: "cidr", message: `not an address/prefix: ${p.cidr}` }), async run() {} });
   assert.throws(() => resolveParams(r({ cidr: "10.0.0.1" }), { name: "h1", vars: {} }, { low: {}, high: {} }), /^host h1, role addr, field cidr: not an address\/prefix: 10\.0\.0\.1$/);
 });
 

@@ -7,7 +7,7 @@ import * as assert from "uvu/assert";
 import { run } from "../lab/sh.ts";
 import { runbook } from "../e2e/harness.ts";
 
-test("init scaffolds a repo that type-checks; a typo in a role parameter does not", async () => {
+test("init scaffolds a repo, with its own zod-typed role, that type-checks; a typo in a role parameter does not", async () => {
   const dir = join(mkdtempSync(join(tmpdir(), "rb-init-")), "mylab");
   const r = await runbook(["init", dir, "--no-install"]);
   assert.is(r.code, 0, r.stderr);
@@ -23,10 +23,16 @@ test("init scaffolds a repo that type-checks; a typo in a role parameter does no
   assert.is(ok.code, 0, ok.stdout + ok.stderr);
 
   const site = join(dir, "playbooks/site.ts");
-  writeFileSync(site, readFileSync(site, "utf8").replace("roles: [ntp()]", 'roles: [ntp({ severs: ["x"] })]'));
+  const good = readFileSync(site, "utf8");
+  writeFileSync(site, good.replace("ntp(),", 'ntp({ severs: ["x"] }),'));
   const bad = await run(process.execPath, tsc, { allowFail: true });
   assert.is.not(bad.code, 0);
   assert.match(bad.stdout, /severs/);
+  // The example role's zod params type its callers too.
+  writeFileSync(site, good.replace(/motd\(\{ text: [^}]*\}\)/, 'motd({ mode: "0777" })'));
+  const badMode = await run(process.execPath, tsc, { allowFail: true });
+  assert.is.not(badMode.code, 0);
+  assert.match(badMode.stdout, /"0777"/);
 });
 
 test("init refuses a non-empty directory", async () => {

@@ -11,10 +11,9 @@ import * as assert from "uvu/assert";
 import { parse as parseYaml } from "yaml";
 import { checkFrrParams, frr, frrConfTemplate, parseArea, parsePrefix, type FrrParams } from "../../roles/frr/index.ts";
 import { resolveParams } from "../../runner/role.ts";
-import { checkShape } from "../../runner/schema.ts";
 import { renderTemplate } from "../../tasks/template.ts";
 
-const params = (p: Record<string, unknown>): FrrParams => checkShape(frr.spec.params, p);
+const params = (p: Record<string, unknown>): FrrParams => frr.schema.parse(p);
 const MIN = { routerId: "10.50.1.1" };
 
 test("frr: defaults: no interfaces or networks, ospfd only, syslog, no redistribution", async () => {

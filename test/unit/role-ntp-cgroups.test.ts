@@ -19,14 +19,13 @@ import { PlayCoordinator } from "../../runner/coordinator.ts";
 import { EventBus, type RunEvent } from "../../runner/events.ts";
 import type { Facts } from "../../runner/facts/index.ts";
 import { Host } from "../../runner/host.ts";
-import { checkShape } from "../../runner/schema.ts";
 import { Redactor } from "../../runner/secret.ts";
 import { renderTemplate } from "../../tasks/template.ts";
 import { fixtureFacts, type FactsFixture } from "./plan-helpers.ts";
 
 // ------------------------------------------------------------------- ntp
 
-const ntpParams = (p: Record<string, unknown> = {}): NtpParams => checkShape(ntp.spec.params, p);
+const ntpParams = (p: Record<string, unknown> = {}): NtpParams => ntp.schema.parse(p);
 
 test("ntp: defaults are reference 000's client of 1.pool.ntp.org, iburst, clock control on", async () => {
   assert.equal(ntpParams(), { mode: "client", servers: ["1.pool.ntp.org"], iburst: true, allow: [], clockControl: true });
@@ -223,7 +222,7 @@ async function checkRun(facts: Facts, params: Partial<Cgroups2Params>, files: Re
     startAt: { found: true },
   });
   h.enterRole("cgroups2");
-  await cgroups2.spec.run(h, checkShape(cgroups2.spec.params, params));
+  await cgroups2.spec.run(h, cgroups2.schema.parse(params));
   await h.flushHandlers();
   return events;
 }
