@@ -3,7 +3,7 @@
 // TypeScript loader hooks on every module (tsx: ~0.5 s for a one-task play;
 // this: ~0.15 s).
 //
-// runbook's sources (runner/, tasks/, roles/) are compiled file for file
+// runbook's sources (index.ts, runner/, tasks/, roles/) are compiled file for file
 // with esbuild into dist/<build>/, imports rewritten from .ts to .js. A
 // build is reused while every source file keeps the size and mtime recorded
 // in dist/current.json, and rebuilt (in ~0.3 s) when one changed: editing a
@@ -34,6 +34,8 @@ const CURRENT = join(DIST, "current.json");
 /** Where a user who cannot write dist/ (a root-owned install) keeps playbook bundles. */
 const USER_CACHE = join(tmpdir(), `runbook-cache-${process.getuid?.() ?? "user"}`);
 const SOURCE_DIRS = ["runner", "tasks", "roles"];
+/** The public API module ("runbook"): the engine with the task library installed. */
+const SOURCE_FILES = ["index.ts"];
 /** Files whose change invalidates every build (the build logic itself). */
 const META = ["bin/compile.js", "package.json"];
 /** Old builds are removed once this old: a long run may still import from one. */
@@ -57,7 +59,7 @@ function listSources() {
     }
   };
   for (const d of SOURCE_DIRS) walk(d);
-  return out;
+  return [...SOURCE_FILES, ...out];
 }
 
 /** The recorded build when every source is unchanged, else null. */

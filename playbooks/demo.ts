@@ -16,7 +16,7 @@ export const motd = role({
       h.command("date -u +%FT%TZ > /var/lib/runbook-demo/motd-changed", { title: "record the motd change time" }),
     );
     await h.file({ path: "/var/lib/runbook-demo", state: "directory", mode: "0755" });
-    await h.copy({ dest: "/etc/motd", content: `${h.name}: ${p.text}`, mode: "0644", notify: stamp });
+    await h.copy({ dest: "/etc/motd", content: `${h.name}: ${p.text}`, mode: "0644" }, { notify: stamp });
   },
 });
 

@@ -6,7 +6,7 @@ import type { Become, Connection, RunResult } from "./connection/types.ts";
 import { randomBytes } from "node:crypto";
 import { shq } from "./quote.ts";
 import type { Change } from "./task.ts";
-import { waitForReboot, type Reconnectable } from "../tasks/reboot.ts";
+import { waitForReboot, type Reconnectable } from "./connection/reconnect.ts";
 
 function isReconnectable(conn: Connection): conn is Connection & Reconnectable {
   return typeof (conn as Partial<Reconnectable>).reconnect === "function";

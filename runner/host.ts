@@ -1,139 +1,88 @@
 /**
  * The per-host context a role's `run(h, params)` receives: facts, merged
- * vars, the task library as methods, handlers as typed values, and the
- * cross-host helpers (runOnce, barrier, delegateTo). Everything a task needs
- * comes from here: no global mutable state (STYLE lesson 9).
+ * vars, the play's topology, handlers as typed values, cross-host values
+ * and ordering helpers. It is thin: tasks run in the engine's TaskRunner
+ * (runner/taskrunner.ts), and the task library (tasks/index.ts) installs
+ * its methods (`h.copy`, `h.command`...) on this class with `installTasks`.
+ * No global mutable state (STYLE lesson 9).
  */
-import type { Connection, Become, RunResult } from "./connection/types.ts";
+import type { Connection } from "./connection/types.ts";
 import type { EventBus } from "./events.ts";
 import { gatherFacts, type Facts } from "./facts/index.ts";
 import { shq } from "./quote.ts";
-import { concealDiff, Secret } from "./secret.ts";
-import { applyChange, describeChange } from "./apply.ts";
-import { defineTask, LocalInputError, result, TaskFailedError, type Plan, type PlanContext, type TaskDef, type TaskResult } from "./task.ts";
-import type { PlayCoordinator } from "./coordinator.ts";
-import { InterruptedError, type RunControl } from "./control.ts";
-import { errorStack } from "./modules.ts";
-import { commandTask, type CommandParams } from "../tasks/command.ts";
-import { TASKS, type TaskMethods } from "../tasks/index.ts";
+import { Secret } from "./secret.ts";
+import { defineTask, result, TaskFailedError, type TaskDef, type TaskResult } from "./task.ts";
+import type { PlayCoordinator, SharedSpec } from "./coordinator.ts";
+import type { Shared } from "./shared.ts";
+import { InterruptedError } from "./control.ts";
+import { TaskRunner, type Handler, type HostRunSettings, type TaskOptions } from "./taskrunner.ts";
+import type { Topology, Peer } from "./topology.ts";
 
-/** A handler: queued by `notify`, run once per host at the end of the play (or at `flushHandlers`). */
-export interface Handler {
+export type { Handler, HostRunSettings, TaskOptions } from "./taskrunner.ts";
+export type { Peer } from "./topology.ts";
+
+/** What the engine gives a host context. */
+export interface HostDeps {
+  conn: Connection;
+  bus: EventBus;
+  settings: HostRunSettings;
+  coord: PlayCoordinator;
+  become?: { enabled: boolean; user?: string; password?: string };
+  startAt: { found: boolean };
+  /** Shared by the host's contexts across plays. */
+  predicted?: { count: number };
+  /** Called with facts gathered again (refreshFacts), so later plays and delegations see them. */
+  setFacts?: (facts: Facts) => void;
+  /** The play's hosts, the inventory's groups, other hosts' vars and facts. */
+  topology?: Topology;
+}
+
+/** The play a host context belongs to. */
+export interface PlayInfo {
   readonly name: string;
-  /** Brand: handlers are values made by `h.handler()`, never strings. */
-  readonly __handler: true;
+  /** The play's hosts after --limit, in inventory order. */
+  readonly hosts: readonly string[];
 }
 
-/** Options every task accepts (DESIGN §2). */
-export interface TaskOptions {
-  /**
-   * What output calls the task; default: the resource and its target, e.g.
-   * `copy /etc/ntp.conf`. (Not `name`: many resources have a `name` of their
-   * own — a user, a package, a service.)
-   */
-  title?: string;
-  /** Handlers to queue when the task reports changed. */
-  notify?: Handler | Handler[];
-  /** Skip the task when false (plain `if` works too; `when` shows as skipped in output). */
-  when?: boolean;
-  tags?: string[];
-  /** Run through sudo (default: the play's `become`). */
-  become?: boolean;
-  becomeUser?: string;
-  /** Override the changed status: a value, or decided from the result. */
-  changed?: boolean | ((r: TaskResult) => boolean);
-  /** Override the failed status: a value, or decided from the result. */
-  failed?: boolean | ((r: TaskResult) => boolean);
-  /** Retry up to this many times while `until` is false or the task fails. */
-  retries?: number;
-  /** Seconds between retries (default 1). */
-  delay?: number;
-  until?: (r: TaskResult) => boolean;
-  /** Seconds before each command of the task is killed. */
+/** Options of `h.waitUntil`. */
+export interface WaitOptions {
+  /** Seconds before the host fails (default 300). */
   timeout?: number;
-  /** Hide commands, output and diffs of this task everywhere. */
-  noLog?: boolean;
-  /**
-   * The task handles a secret: its diffs show only sizes, and its stdout (a
-   * key a command printed) is masked here and everywhere after. A task
-   * with a Secret among its parameters is treated so without asking.
-   */
-  secret?: boolean;
-  /** Return a failed result instead of stopping the host's play. */
-  ignoreErrors?: boolean;
+  /** Seconds between tries (default 2). */
+  interval?: number;
 }
 
-/** Run-wide settings a host context obeys. */
-export interface HostRunSettings {
-  check: boolean;
-  diff: boolean;
-  tags: string[];
-  skipTags: string[];
-  /** Skip tasks until one whose name matches (then run normally), per host. */
-  startAtTask?: string;
-  verbose: number;
-  baseDir: string;
-  /** Stop requests (Ctrl-C): no task starts once a stop is asked for. */
-  control?: RunControl;
-}
+const RUNNERS = new WeakMap<Host, TaskRunner>();
 
-interface HandlerEntry {
-  handler: Handler;
-  fn: () => Promise<unknown>;
-  notified: boolean;
-  by: string[];
+/** The engine's side of a context (scheduler and tests only; not part of the DSL). @internal */
+export function runnerOf(h: Host): TaskRunner {
+  return RUNNERS.get(h)!;
 }
 
 /** The `h` of a role: one host in one play. */
 export class Host {
-  readonly #conn: Connection;
-  readonly #bus: EventBus;
-  readonly #settings: HostRunSettings;
+  readonly #runner: TaskRunner;
   readonly #coord: PlayCoordinator;
-  readonly #handlers: HandlerEntry[] = [];
-  readonly #becomeDefault: Become | undefined;
-  #becomePassword: string | undefined;
-  #started: { found: boolean };
-  #role: string | undefined;
-  /** Changes check mode predicted on this host so far in the run (see task()). */
-  readonly #predicted: { count: number };
-  #roleTags: string[] = [];
-  /** Handlers still notified when the host failed (recorded for the next run). */
-  pendingFromRun = new Map<string, string>();
-  /** Tasks started and not finished; and those nobody awaited (see task()). */
-  readonly #inflight = new Set<Promise<unknown>>();
-  readonly #unawaited: { task: string; at: string }[] = [];
+  readonly #topology: Topology;
   #facts: Facts;
   readonly #setFacts: ((facts: Facts) => void) | undefined;
+  /** The play this context runs in, and its hosts. */
+  readonly play: PlayInfo;
 
   constructor(
     readonly name: string,
     facts: Facts,
     readonly vars: Record<string, unknown>,
-    readonly play: string,
-    deps: {
-      conn: Connection;
-      bus: EventBus;
-      settings: HostRunSettings;
-      coord: PlayCoordinator;
-      become?: { enabled: boolean; user?: string; password?: string };
-      startAt: { found: boolean };
-      /** Shared by the host's contexts across plays. */
-      predicted?: { count: number };
-      /** Called with facts gathered again (refreshFacts), so later plays and delegations see them. */
-      setFacts?: (facts: Facts) => void;
-    },
+    play: string,
+    deps: HostDeps,
   ) {
     this.#facts = facts;
     this.#setFacts = deps.setFacts;
-    this.#conn = deps.conn;
-    this.#bus = deps.bus;
-    this.#settings = deps.settings;
     this.#coord = deps.coord;
-    this.#becomePassword = deps.become?.password;
-    this.#becomeDefault = deps.become?.enabled ? { user: deps.become.user, password: deps.become.password } : undefined;
-    this.#started = deps.startAt;
-    this.#predicted = deps.predicted ?? { count: 0 };
+    this.#topology = deps.topology ?? soloTopology(name, vars, facts);
+    this.play = { name: play, hosts: this.#topology.hosts };
+    this.#runner = new TaskRunner(name, play, () => this.#facts, vars, deps);
+    RUNNERS.set(this, this.#runner);
   }
 
   /** What runbook knows about the host, gathered once per run (see refreshFacts). */
@@ -141,16 +90,35 @@ export class Host {
     return this.#facts;
   }
 
+  /** The inventory's groups and their hosts, in inventory order (Ansible's `groups`). */
+  get groups(): Readonly<Record<string, readonly string[]>> {
+    return this.#topology.groups;
+  }
+
+  /** Another host's inventory vars (Ansible's `hostvars[name]`). */
+  hostvars(host: string): Readonly<Record<string, unknown>> {
+    return this.#topology.varsOf(host);
+  }
+
+  /**
+   * The hosts of an inventory group (default: the play's hosts), in
+   * inventory order, with their vars and facts (gathered on demand, once
+   * per run, also for hosts outside the play or --limit): how a role finds
+   * its peers instead of repeating them in parameters.
+   *
+   * @example
+   * const mons = await h.peers("mons");
+   * const monHost = mons.map((m) => m.facts.network.interfaces ...);
+   */
+  peers(group?: string): Promise<Peer[]> {
+    return this.#topology.peers(group);
+  }
+
   /**
    * Gathers the facts again (one round trip, read-only, so check mode runs
    * it too) after a task changed what they describe — the host name,
    * addresses, an installed package's effects — like Ansible's `setup`
    * task. `h.facts` and every later play of the run see the new facts.
-   *
-   * @example
-   * await h.hostname({ name: "tnode1.i131.net" });
-   * await h.refreshFacts();
-   * h.facts.hostname // "tnode1.i131.net" (in check mode: still the old name, nothing was changed)
    */
   async refreshFacts(opts: Pick<TaskOptions, "title" | "when" | "tags"> = {}): Promise<Facts> {
     let gathered: Facts | undefined;
@@ -166,270 +134,19 @@ export class Host {
     if (gathered) {
       this.#facts = gathered;
       this.#setFacts?.(gathered);
+      this.#topology.setFacts?.(this.name, gathered);
     }
     return this.#facts;
-  }
-
-  /** Sets the role whose tasks follow (output and tags). @internal */
-  enterRole(name: string | undefined, tags: string[] = []): void {
-    this.#role = name;
-    this.#roleTags = tags;
   }
 
   /**
    * Runs a task: plan, then (unless check mode) apply, with the common
    * options. Resolves with the result; rejects with TaskFailedError when the
-   * task fails (unless `ignoreErrors`), which stops this host's play.
-   *
-   * A task must be awaited: one that nobody awaits is found when it ends
-   * (or when the role returns while it still runs) and fails the host with
-   * the playbook line that started it, instead of crashing the process.
+   * task fails (unless `ignoreErrors`), which stops this host's play. A task
+   * must be awaited (one that is not fails the host, naming its line).
    */
   task<P>(def: TaskDef<P>, params: P, opts: TaskOptions = {}): Promise<TaskResult> {
-    const site = new Error();
-    const inner = this.#task(def, params, opts);
-    const tracked = new TrackedPromise<TaskResult>((res, rej) => inner.then(res, rej));
-    // Handled here so an unawaited failure is reported by settleTasks, not
-    // as an unhandled rejection (an awaiting caller still gets the error).
-    Promise.prototype.then.call(tracked, undefined, () => undefined);
-    // `await` calls `then` a microtask later; look one macrotask after the end.
-    const settled = inner
-      .then(noop, noop)
-      .then(() => new Promise((res) => setImmediate(res)))
-      .then(() => {
-        this.#inflight.delete(settled);
-        if (!tracked.awaited) this.#unawaited.push({ task: opts.title ?? def.describe(params), at: callSite(site) });
-      });
-    this.#inflight.add(settled);
-    return tracked;
-  }
-
-  /**
-   * Called when the role or play function returned: waits for tasks still
-   * running (started without `await`) and fails the host naming them.
-   * @internal
-   */
-  async settleTasks(): Promise<void> {
-    while (this.#inflight.size) await Promise.allSettled([...this.#inflight]);
-    if (this.#unawaited.length === 0) return;
-    const list = this.#unawaited.splice(0);
-    const message = list.map((u) => `task "${u.task}" was started but not awaited${u.at ? ` (${u.at})` : ""}`).join("; ") + ": add `await` before it";
-    this.#bus.emit({ type: "task.result", host: this.name, play: this.play, role: this.#role, task: list[0]!.task, kind: "await", status: "failed", reason: message, ms: 0 });
-    throw new TaskFailedError(this.name, list[0]!.task, result("failed", message));
-  }
-
-  async #task<P>(def: TaskDef<P>, params: P, opts: TaskOptions): Promise<TaskResult> {
-    // Learn the task's secrets before any event can carry them; redact the
-    // name whole before it is cut.
-    const secretTask = this.#bus.redactor.collect(params) || !!opts.secret;
-    const name = opts.title ?? this.#bus.redactor.redact(def.describe(params)).slice(0, def.nameLimit);
-    const started = Date.now();
-    const emitResult = (r: TaskResult, commands: string[] = []) => {
-      const hide = opts.noLog;
-      this.#bus.emit({
-        type: "task.result",
-        host: this.name,
-        play: this.play,
-        role: this.#role,
-        task: name,
-        kind: def.kind,
-        status: r.status,
-        reason: hide && r.status !== "skipped" ? "(output hidden: noLog)" : r.reason,
-        predicted: r.predicted,
-        diffs: hide ? undefined : r.diffs,
-        commands: hide ? undefined : commands,
-        stdout: hide ? undefined : r.stdout,
-        stderr: hide ? undefined : r.stderr,
-        rc: r.rc,
-        ms: Date.now() - started,
-      });
-    };
-
-    const stop = this.#settings.control?.stopping;
-    if (stop) throw new InterruptedError(this.name, stop);
-    const skip = this.#skipReason(name, opts);
-    if (skip) {
-      const r = result("skipped", skip);
-      emitResult(r);
-      return r;
-    }
-    this.#bus.emit({ type: "task.start", host: this.name, play: this.play, role: this.#role, task: name });
-
-    const become = this.#become(opts);
-    const attempts = Math.max(1, (opts.retries ?? 0) + 1);
-    let r: TaskResult = result("failed", "not run");
-    let commands: string[] = [];
-    let hostState = false;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      ({ r, commands, hostState } = await this.#planAndApply(def, params, become, opts, name));
-      r = applyOverrides(r, opts);
-      const done = opts.until ? !r.failed && opts.until(r) : !r.failed;
-      if (done || attempt === attempts) break;
-      await new Promise((res) => setTimeout(res, (opts.delay ?? 1) * 1000));
-    }
-    if (opts.until && !r.failed && !opts.until(r)) {
-      r = result("failed", `condition not met after ${attempts} attempt(s)`, { stdout: r.stdout, stderr: r.stderr, rc: r.rc });
-    }
-    if (r.failed && hostState && this.#settings.check && this.#predicted.count > 0) {
-      // In check mode earlier changes were only predicted, so a state read
-      // that depends on them (a file not yet written, a package not yet
-      // installed) may fail now and not in the real run. Say exactly that,
-      // with the error; errors that do not depend on the host's state (a
-      // template, a local file, a bad parameter) stay failures.
-      const n = this.#predicted.count;
-      r = result("unknown", `would fail now, but may depend on ${n} predicted change${n === 1 ? "" : "s"} on this host: ${r.reason}`, {
-        stdout: r.stdout,
-        stderr: r.stderr,
-        rc: r.rc,
-      });
-    }
-    if (r.predicted) this.#predicted.count++;
-
-    r = this.#keepSecrets(r, secretTask, !!opts.secret);
-    emitResult(r, commands);
-    if (r.changed && opts.notify) this.#notify(opts.notify, name);
-    if (r.failed && !opts.ignoreErrors) throw new TaskFailedError(this.name, name, r);
-    return r;
-  }
-
-  /**
-   * Streams a command's output as `task.output` events while it runs: whole
-   * lines only (a secret is never cut in two before the redactor sees it),
-   * at most every 200 ms.
-   */
-  #liveOutput(task: string) {
-    const pending = { stdout: "", stderr: "" };
-    let timer: NodeJS.Timeout | undefined;
-    const emit = (stream: "stdout" | "stderr", all: boolean) => {
-      const buf = pending[stream];
-      const cut = all ? buf.length : buf.lastIndexOf("\n") + 1;
-      if (cut === 0) return;
-      pending[stream] = buf.slice(cut);
-      this.#bus.emit({ type: "task.output", host: this.name, play: this.play, task, stream, text: buf.slice(0, cut) });
-    };
-    const flushLines = () => {
-      timer = undefined;
-      emit("stdout", false);
-      emit("stderr", false);
-    };
-    const on = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
-      pending[stream] += chunk.toString("utf8");
-      // A runaway line without a newline still shows, in 64 KiB pieces.
-      if (pending[stream].length > 65536) emit(stream, true);
-      timer ??= setTimeout(flushLines, 200);
-    };
-    return {
-      handlers: { onStdout: on("stdout"), onStderr: on("stderr") },
-      flush: () => {
-        clearTimeout(timer);
-        timer = undefined;
-        emit("stdout", true);
-        emit("stderr", true);
-      },
-    };
-  }
-
-  async #planAndApply<P>(
-    def: TaskDef<P>,
-    params: P,
-    become: Become | undefined,
-    opts: TaskOptions,
-    name: string,
-  ): Promise<{ r: TaskResult; commands: string[]; hostState: boolean }> {
-    const timeoutMs = opts.timeout ? opts.timeout * 1000 : undefined;
-    // Whether a failure may depend on the host's state: set once the plan
-    // read the host (a plan that throws before that failed on its own input).
-    let hostState = false;
-    const ctx: PlanContext = {
-      host: this.name,
-      facts: this.facts,
-      vars: this.vars,
-      baseDir: this.#settings.baseDir,
-      probe: (command, o) => {
-        hostState = true;
-        return this.#conn.run(command, { become, stdin: o?.stdin, timeoutMs });
-      },
-      read: async (path) => {
-        hostState = true;
-        // base64: `run` decodes output as UTF-8, which would mangle binary files.
-        const res = await this.#conn.run(`if [ -f ${shq(path)} ]; then base64 < ${shq(path)}; else exit 3; fi`, { become, timeoutMs });
-        if (res.code === 3) return null;
-        if (res.code !== 0) throw new Error(`cannot read ${path}: ${res.stderr.trim()}`);
-        return Buffer.from(res.stdout, "base64");
-      },
-    };
-    let plan: Plan;
-    try {
-      plan = await def.plan(ctx, params);
-    } catch (err) {
-      if (isConnectionError(err)) throw err;
-      return { r: result("failed", (err as Error).message), commands: [], hostState: hostState && !(err instanceof LocalInputError) };
-    }
-    const commands = plan.changes.map(describeChange);
-    if (plan.changes.length === 0) return { r: result("ok", plan.reason, { diffs: undefined }), commands, hostState };
-    if (this.#settings.check && !plan.readOnly) {
-      return { r: result("changed", plan.reason, { diffs: plan.diffs, predicted: true }), commands, hostState };
-    }
-    let last: RunResult | undefined;
-    // A secret task's output becomes a secret only when it ends: nothing streams before.
-    const live = opts.noLog || opts.secret ? undefined : this.#liveOutput(name);
-    for (const change of plan.changes) {
-      try {
-        last = await applyChange(this.#conn, change, { become, timeoutMs, ...live?.handlers });
-      } catch (err) {
-        // An upload that broke off, a local write that failed: a failed
-        // task with its message, not a stack trace.
-        if (isConnectionError(err)) throw err;
-        last = { code: 1, stdout: "", stderr: (err as Error).message };
-      } finally {
-        live?.flush();
-      }
-      if (last.code !== 0) {
-        const why = last.code === 124 ? `timed out after ${opts.timeout} s` : firstLine(last.stderr) || firstLine(last.stdout) || `exit code ${last.code}`;
-        return {
-          r: result("failed", `${describeChange(change)}: ${why}`, { stdout: last.stdout, stderr: last.stderr, rc: last.code, diffs: plan.diffs }),
-          commands,
-          hostState: true,
-        };
-      }
-    }
-    const status = plan.readOnly ? "ok" : "changed";
-    return { r: result(status, plan.reason, { diffs: plan.diffs, stdout: last?.stdout, stderr: last?.stderr, rc: last?.code }), commands, hostState };
-  }
-
-  /**
-   * The output of a task marked `secret` becomes a known secret. A secret
-   * task's diffs (marked so or with a Secret parameter), like any diff of a
-   * file that holds a known secret now or before, show sizes only: the old
-   * text may hold an old secret the run never learned.
-   */
-  #keepSecrets(r: TaskResult, secretTask: boolean, secretOutput: boolean): TaskResult {
-    const redactor = this.#bus.redactor;
-    if (secretOutput && r.stdout?.trim()) redactor.add(r.stdout.trim());
-    if (!r.diffs) return r;
-    const holds = (text: string | null) => text !== null && redactor.redact(text) !== text;
-    const diffs = r.diffs.map((d) => (secretTask || d.secret || holds(d.before) || holds(d.after) ? concealDiff(d) : d));
-    return { ...r, diffs };
-  }
-
-  #skipReason(name: string, opts: TaskOptions): string | null {
-    if (opts.when === false) return "condition false (when)";
-    if (!this.#started.found) {
-      if (this.#settings.startAtTask && name.includes(this.#settings.startAtTask)) this.#started.found = true;
-      else return "before --start-at-task";
-    }
-    const tags = [...this.#roleTags, ...(opts.tags ?? [])];
-    const { tags: only, skipTags } = this.#settings;
-    if (tags.includes("always") && !skipTags.includes("always")) return null;
-    if (only.length && !tags.some((t) => only.includes(t))) return `tags (${only.join(",")}) not matched`;
-    if (skipTags.length && tags.some((t) => skipTags.includes(t))) return `skipped by --skip-tags`;
-    return null;
-  }
-
-  #become(opts: TaskOptions): Become | undefined {
-    if (opts.become === false) return undefined;
-    if (opts.become || opts.becomeUser) return { user: opts.becomeUser ?? "root", password: this.#becomePassword };
-    return this.#becomeDefault;
+    return this.#runner.run(def, params, opts);
   }
 
   /**
@@ -437,58 +154,88 @@ export class Host {
    * returns the first handler, so a role applied twice queues one run.
    */
   handler(name: string, fn: () => Promise<unknown>): Handler {
-    const existing = this.#handlers.find((e) => e.handler.name === name);
-    if (existing) return existing.handler;
-    const entry: HandlerEntry = { handler: { name, __handler: true }, fn, notified: false, by: [] };
-    this.#handlers.push(entry);
-    const fromRun = this.pendingFromRun.get(name);
-    if (fromRun) {
-      // A previous run changed what this handler reacts to, then the host failed
-      // before handlers ran: queue it now so the change takes effect.
-      entry.notified = true;
-      this.#bus.emit({ type: "handler.pending", host: this.name, play: this.play, handler: name, fromRun });
-    }
-    return entry.handler;
-  }
-
-  #notify(targets: Handler | Handler[], by: string): void {
-    for (const t of Array.isArray(targets) ? targets : [targets]) {
-      const entry = this.#handlers.find((e) => e.handler === t);
-      if (!entry) throw new Error(`handler "${t.name}" was defined for another host or play`);
-      if (!entry.notified) this.#bus.emit({ type: "handler.notified", host: this.name, play: this.play, handler: t.name, by });
-      entry.notified = true;
-      entry.by.push(by);
-    }
-  }
-
-  /** Names of handlers notified and not yet run (recorded if the host fails). */
-  pendingHandlers(): string[] {
-    return this.#handlers.filter((e) => e.notified).map((e) => e.handler.name);
+    return this.#runner.handler(name, fn);
   }
 
   /** Runs notified handlers now, once each, in definition order. */
-  async flushHandlers(): Promise<void> {
-    const prevRole = this.#role;
-    for (const entry of this.#handlers) {
-      if (!entry.notified) continue;
-      this.#role = `handler: ${entry.handler.name}`;
-      await entry.fn();
-      entry.notified = false;
-    }
-    this.#role = prevRole;
+  flushHandlers(): Promise<void> {
+    return this.#runner.flushHandlers();
   }
 
   /**
-   * Runs `fn` on the first host of the play that gets here; every other host
-   * waits and receives the same value (a keyring, a join token).
+   * A value every host of the play shares (a join token, an fsid, a
+   * keyring), declared once at module level with `shared.string(name)`,
+   * `shared.secret(name)` or `shared<T>(name, ...)`. Only the host `on`
+   * (default: the play's first host in inventory order) reads it from an
+   * existing cluster or, when there is none, makes it — when that host
+   * reaches this call itself. The others wait for it without holding a
+   * --forks slot. In check mode `make` never runs: a value that does not
+   * exist yet is the placeholder "(known after apply: NAME)" (see
+   * `isKnown`), and tasks using it are predicted with it.
+   *
+   * @example
+   * const fsid = shared.string("ceph fsid");  // module level
+   * const id = await h.shared(fsid, {
+   *   read: async (m) => (await m.command("cat /etc/ceph/fsid 2>/dev/null || true", { readOnly: true })).stdout?.trim() || undefined,
+   *   make: async (m) => (await m.command("uuidgen", { readOnly: true })).stdout!.trim(),
+   * });
    */
-  runOnce<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    return this.#coord.runOnce(key, fn, this.name);
+  shared<T>(decl: Shared<T>, spec: SharedSpec<T>): Promise<T> {
+    return this.#coord.shared(decl, spec, this);
   }
 
-  /** Waits until every host still running this play reaches the same barrier. */
+  /** Runs `fn` while no other host of the play runs its own `oneAtATime(step)` (a raft or cluster join). */
+  oneAtATime<T>(step: string, fn: () => Promise<T>): Promise<T> {
+    return this.#coord.oneAtATime(step, this.name, fn);
+  }
+
+  /** Waits until every host still running this batch of the play reaches the same barrier. */
   barrier(name: string): Promise<void> {
     return this.#coord.barrier(name, this.name);
+  }
+
+  /**
+   * Tries `check` until it returns true, every `interval` seconds, for up
+   * to `timeout`; otherwise the host fails with what `check` last said was
+   * missing ("tnode3 is not in quorum (port 6789 refused)"). `check` should
+   * only read state (read-only commands); only its last try is shown. In
+   * check mode, after predicted changes on this host, one try that is not
+   * met is `unknown` ("would wait for ...") instead of a wait.
+   */
+  async waitUntil(title: string, check: () => Promise<true | false | string[]>, opts: WaitOptions = {}): Promise<void> {
+    const r = this.#runner;
+    const timeoutMs = (opts.timeout ?? 300) * 1000;
+    const intervalMs = (opts.interval ?? 2) * 1000;
+    const started = Date.now();
+    const name = `wait until ${title}`;
+    r.emit({ type: "task.start", host: this.name, play: this.play.name, role: r.role, task: name });
+    let tries = 0;
+    for (;;) {
+      tries++;
+      const attempt = await r.captured(check);
+      // Stopped (Ctrl-C) or unreachable: not a condition to wait out.
+      if (attempt.error instanceof InterruptedError || (attempt.error as Error | undefined)?.name === "UnreachableError") {
+        for (const e of attempt.events) r.bus.emit(e);
+        throw attempt.error;
+      }
+      const missing = attempt.error ? [(attempt.error as Error).message] : attempt.value === true ? [] : attempt.value === false ? ["the condition is false"] : attempt.value!;
+      const done = !attempt.error && attempt.value !== false && missing.length === 0;
+      const checkModeGuess = !done && r.settings.check && r.predicted.count > 0;
+      const timedOut = !done && Date.now() - started + intervalMs > timeoutMs;
+      if (done || checkModeGuess || timedOut) {
+        for (const e of attempt.events) r.bus.emit(e);
+        const secs = Math.round((Date.now() - started) / 1000);
+        const outcome = done
+          ? result("ok", `met after ${tries} tr${tries === 1 ? "y" : "ies"} (${secs} s)`)
+          : checkModeGuess
+            ? result("unknown", `would wait for: ${missing.join("; ")} (may depend on ${r.predicted.count} predicted change(s) on this host)`)
+            : result("failed", `${timedOut ? `timed out after ${secs} s; ` : ""}still missing: ${missing.join("; ")}`);
+        r.emit({ type: "task.result", host: this.name, play: this.play.name, role: r.role, task: name, kind: "wait", status: outcome.status, reason: outcome.reason, ms: Date.now() - started });
+        if (outcome.failed) throw new TaskFailedError(this.name, name, outcome);
+        return;
+      }
+      await new Promise((res) => setTimeout(res, intervalMs));
+    }
   }
 
   /** Runs `fn` with another host's context (its connection, facts and vars). */
@@ -510,79 +257,58 @@ export class Host {
    * await h.copy({ dest: "/etc/ceph/ceph.client.admin.keyring", content: keyring, mode: "0600" });
    */
   secret(value: string | Secret): Secret {
-    this.#bus.redactor.add(value);
+    this.#runner.bus.redactor.add(value);
     return value instanceof Secret ? value : new Secret(value);
   }
 
   /** Fails this host's play with a message. */
   fail(message: string): never {
-    const r = result("failed", message);
-    this.#bus.emit({ type: "task.result", host: this.name, play: this.play, role: this.#role, task: "fail", kind: "fail", status: "failed", reason: message, ms: 0 });
-    throw new TaskFailedError(this.name, "fail", r);
+    const r = this.#runner;
+    r.emit({ type: "task.result", host: this.name, play: this.play.name, role: r.role, task: "fail", kind: "fail", status: "failed", reason: message, ms: 0 });
+    throw new TaskFailedError(this.name, "fail", result("failed", message));
   }
 
   /** Logs a message for this host (shown with -v and in history). */
   log(text: string): void {
-    this.#bus.emit({ type: "message", level: "info", host: this.name, text });
+    this.#runner.emit({ type: "message", level: "info", host: this.name, text });
   }
 
   /** A notice the user must see (always printed): "reboot needed", a skipped step. */
   warn(text: string): void {
-    this.#bus.emit({ type: "message", level: "warn", host: this.name, text });
-  }
-
-  /** The connection, for tasks in tasks/ that need it directly. @internal */
-  get connection(): Connection {
-    return this.#conn;
-  }
-
-  /**
-   * zx-style command: every interpolation is shell-quoted for POSIX sh,
-   * arrays become several quoted words. Reports changed; use
-   * `h.command(..., { readOnly: true })` for a command that changes nothing.
-   *
-   * @example await h.$`mkdir -p ${dir} && touch ${dir}/stamp`
-   */
-  $ = (strings: TemplateStringsArray, ...values: unknown[]): Promise<TaskResult> => {
-    return this.command(sh(strings, ...values));
-  };
-
-  /** Runs a shell command line (see tasks/command.ts for its options). */
-  command(cmd: string | string[], opts: CommandOptions = {}): Promise<TaskResult> {
-    const [taskOpts, rest] = splitOptions(opts);
-    return this.task(commandTask, { cmd, ...rest }, taskOpts);
+    this.#runner.emit({ type: "message", level: "warn", host: this.name, text });
   }
 }
 
 /**
- * The task library as methods (`h.copy({...})`, `h.template({...})`...): one
- * per entry of tasks/index.ts's TASKS, each taking the task's parameters and
- * the common task options in one object.
+ * The task library's methods, filled in by tasks/index.ts through
+ * declaration merging (`declare module`): the engine does not know them.
  */
-// Declaration merging: the class gets the task methods installed below.
-export interface Host extends TaskMethods {}
+export interface Host {}
 
-for (const [name, def] of Object.entries(TASKS)) {
-  Object.defineProperty(Host.prototype, name, {
-    value(this: Host, p: object) {
-      const [opts, params] = splitOptions(p);
-      return this.task(def as TaskDef<unknown>, params, opts);
-    },
-  });
+/**
+ * Installs task methods on every host context: `h.NAME(params, options)`
+ * for a task type, or a method of its own (`h.command(cmd, opts)`).
+ * Called by the task library when it is imported.
+ */
+export function installTasks(methods: Record<string, TaskDef<never> | ((this: Host, ...args: never[]) => unknown)>): void {
+  for (const [name, m] of Object.entries(methods)) {
+    const value =
+      typeof m === "function"
+        ? m
+        : function (this: Host, params: unknown, opts?: TaskOptions) {
+            return this.task(m as TaskDef<unknown>, params, opts ?? {});
+          };
+    Object.defineProperty(Host.prototype, name, { value, configurable: true, writable: true });
+  }
+  installed = true;
 }
 
-const OPTION_KEYS = new Set<string>(["title", "notify", "when", "tags", "become", "becomeUser", "changed", "failed", "retries", "delay", "until", "timeout", "noLog", "secret", "ignoreErrors"]);
+let installed = false;
 
-/** Separates the common task options from a task's own parameters. */
-export function splitOptions<T extends object>(p: T): [TaskOptions, Omit<T, keyof TaskOptions>] {
-  const opts: Record<string, unknown> = {};
-  const rest: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(p)) (OPTION_KEYS.has(k) ? opts : rest)[k] = v;
-  return [opts as TaskOptions, rest as Omit<T, keyof TaskOptions>];
+/** Whether a task library was installed (the engine refuses to run without one). */
+export function tasksInstalled(): boolean {
+  return installed;
 }
-
-/** Options of `h.command`: the task options plus the command's own (see tasks/command.ts). */
-export type CommandOptions = TaskOptions & Omit<CommandParams, "cmd">;
 
 /** Builds a POSIX sh command line from a template, quoting every value. */
 export function sh(strings: TemplateStringsArray, ...values: unknown[]): string {
@@ -595,60 +321,15 @@ export function sh(strings: TemplateStringsArray, ...values: unknown[]): string 
   return out;
 }
 
-function applyOverrides(r: TaskResult, opts: TaskOptions): TaskResult {
-  let out = r;
-  if (opts.failed !== undefined && r.status !== "skipped") {
-    const failed = typeof opts.failed === "function" ? opts.failed(r) : opts.failed;
-    if (failed && !r.failed) out = { ...r, status: "failed", failed: true, changed: false, reason: "failed by the task's `failed` condition" };
-    if (!failed && r.failed) out = { ...r, status: "ok", failed: false, reason: `${r.reason} (failure ignored by the task's \`failed\` condition)` };
-  }
-  if (opts.changed !== undefined && !out.failed && out.status !== "skipped") {
-    const changed = typeof opts.changed === "function" ? opts.changed(out) : opts.changed;
-    out = { ...out, changed, status: changed ? "changed" : "ok" };
-  }
-  return out;
-}
-
-function firstLine(s: string | undefined): string {
-  return (s ?? "").trim().split("\n")[0] ?? "";
-}
-
-function isConnectionError(err: unknown): boolean {
-  return (err as Error)?.name === "UnreachableError";
-}
-
-/**
- * The promise a task method returns: it notes whether anyone awaited it
- * (`await` and `.then` both call `then`), so a task started without `await`
- * is reported instead of failing unseen.
- */
-class TrackedPromise<T> extends Promise<T> {
-  awaited = false;
-  // Promises derived with then/catch are plain ones.
-  static override get [Symbol.species]() {
-    return Promise;
-  }
-  override then<A = T, B = never>(onFulfilled?: ((v: T) => A | PromiseLike<A>) | null, onRejected?: ((e: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
-    this.awaited = true;
-    return super.then(onFulfilled, onRejected);
-  }
-}
-
-/** The first frame of a stack outside runbook's engine and task library: the playbook or role line. */
-function callSite(err: Error): string {
-  for (const line of errorStack(err).split("\n").slice(1)) {
-    const m = /\(?((?:file:\/\/)?\/[^\s()]+:\d+:\d+)\)?\s*$/.exec(line);
-    if (!m) continue;
-    const where = m[1]!.replace(/^file:\/\//, "");
-    if (/\/(runner|tasks|dist|node_modules)\//.test(where) && !/\/test\/fixtures\//.test(where)) continue;
-    return relativeToCwd(where);
-  }
-  return "";
-}
-
-function noop(): void {}
-
-function relativeToCwd(path: string): string {
-  const cwd = process.cwd() + "/";
-  return path.startsWith(cwd) ? path.slice(cwd.length) : path;
+/** The topology of a context made outside a play (tests, tools): the host alone. */
+function soloTopology(name: string, vars: Record<string, unknown>, facts: Facts): Topology {
+  return {
+    hosts: [name],
+    groups: { all: [name] },
+    varsOf: (host) => {
+      if (host !== name) throw new Error(`hostvars: unknown host ${host}`);
+      return vars;
+    },
+    peers: async () => [{ name, vars, facts }],
+  };
 }

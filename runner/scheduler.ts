@@ -7,12 +7,13 @@
  */
 import type { Connection } from "./connection/types.ts";
 import { UnreachableError } from "./connection/types.ts";
-import { CoordinationError, PlayCoordinator, type Slots } from "./coordinator.ts";
+import { CoordinationError, PlayCoordinator, SharedValues, type Slots } from "./coordinator.ts";
 import { InterruptedError } from "./control.ts";
 import type { EventBus, HostCounts } from "./events.ts";
 import { EXIT } from "./errors.ts";
 import { gatherFacts, type Facts } from "./facts/index.ts";
-import { Host, type HostRunSettings } from "./host.ts";
+import { Host, runnerOf, tasksInstalled, type HostRunSettings } from "./host.ts";
+import { makeTopology, type Topology } from "./topology.ts";
 import type { Play, Playbook } from "./playbook.ts";
 import { resolveParams, type RoleInstance } from "./role.ts";
 import type { Shape } from "./schema.ts";
@@ -35,8 +36,10 @@ export interface SchedulerDeps {
   settings: HostRunSettings;
   /** Opens (once) the connection to a host. */
   connect(host: string): Promise<Connection>;
-  /** Inventory vars of a host outside the play (for delegateTo), or undefined if unknown. */
+  /** Inventory vars of a host (also outside the play: delegateTo, peers), or undefined if unknown. */
   varsOf(host: string): Record<string, unknown> | undefined;
+  /** The inventory's groups, in inventory order (h.groups, h.peers). */
+  groups?: Record<string, string[]>;
   forks: number;
   forceHandlers: boolean;
   become: { password?: string };
@@ -56,6 +59,8 @@ interface HostState {
   failed: boolean;
   unreachable: boolean;
   facts?: Facts;
+  /** Facts being gathered for a peer or a delegation (once per run). */
+  gathering?: Promise<Facts>;
   started: number;
   predicted: { count: number };
   /** --start-at-task: whether this host has reached the task yet. */
@@ -116,7 +121,16 @@ export async function runPlays(pb: Playbook, plays: PreparedPlay[], deps: Schedu
   });
 
   if (deps.live) deps.live.outcome = () => outcome(state, deps.settings.control?.stopping ?? undefined);
+  if (!tasksInstalled()) throw new Error("runbook's task library is not loaded: import \"runbook\" (or runbook/tasks) before running a playbook");
   const limiter = new Limiter(Math.max(1, deps.forks));
+  const values = new SharedValues();
+  // Facts of any host, gathered at most once per run (peers, delegation).
+  const factsOf = (name: string): Promise<Facts> => {
+    const s = hostState(name);
+    if (s.facts) return Promise.resolve(s.facts);
+    s.gathering ??= deps.connect(name).then(async (conn) => (s.facts ??= await gatherFacts((script) => conn.run(script))));
+    return s.gathering;
+  };
   const control = deps.settings.control;
   let stopAll = false;
   control?.onStop(() => (stopAll = true));
@@ -131,7 +145,17 @@ export async function runPlays(pb: Playbook, plays: PreparedPlay[], deps: Schedu
       deps.bus.emit({ type: "play.end", play: play.name });
       continue;
     }
-    const coord: PlayCoordinator = new PlayCoordinator(hosts, (name): Promise<Host> => outsideHost(name, prepared, hostState(name), coord, deps));
+    const topology = makeTopology({
+      hosts,
+      groups: deps.groups ?? { all: hosts },
+      varsOf: (h) => prepared.vars.get(h) ?? deps.varsOf(h),
+      factsOf,
+      setFacts: (h, f) => (hostState(h).facts = f),
+    });
+    const coord: PlayCoordinator = new PlayCoordinator(hosts, (name): Promise<Host> => outsideHost(name, prepared, hostState(name), coord, topology, deps, factsOf), {
+      values,
+      check: deps.settings.check,
+    });
     coord.useSlots(limiter);
     let failedInPlay = 0;
     for (const batch of batches(hosts, play.serial)) {
@@ -143,7 +167,7 @@ export async function runPlays(pb: Playbook, plays: PreparedPlay[], deps: Schedu
             const s = hostState(name);
             try {
               if (stopAll) return;
-              await runHostPlay(name, prepared, s, coord, deps);
+              await runHostPlay(name, prepared, s, coord, topology, deps, factsOf);
             } catch (err) {
               if (err instanceof InterruptedError || (control?.stopping && !(err instanceof TaskFailedError))) {
                 // Stopped on request: neither failed nor unreachable (the
@@ -200,13 +224,13 @@ async function runHostPlay(
   prepared: PreparedPlay,
   s: HostState,
   coord: PlayCoordinator,
+  topology: Topology,
   deps: SchedulerDeps,
+  factsOf: (host: string) => Promise<Facts>,
 ): Promise<void> {
   const { play } = prepared;
   const conn = await deps.connect(name);
-  if (!s.facts && play.gatherFacts !== false) {
-    s.facts = await gatherFacts((script) => conn.run(script));
-  }
+  if (!s.facts && play.gatherFacts !== false) await factsOf(name);
   const vars = prepared.vars.get(name) ?? {};
   const h = new Host(name, s.facts ?? ({} as Facts), vars, play.name, {
     conn,
@@ -217,12 +241,14 @@ async function runHostPlay(
     startAt: s.startAt,
     predicted: s.predicted,
     setFacts: (f) => (s.facts = f),
+    topology,
   });
-  h.pendingFromRun = deps.pending.forHost(name, play.name);
+  const runner = runnerOf(h);
+  runner.pendingFromRun = deps.pending.forHost(name, play.name);
   coord.register(h);
   // A second Ctrl-C ends the process at once: record what is pending first.
   const untrack = deps.onAbort?.(() => {
-    const pending = h.pendingHandlers();
+    const pending = runner.pendingHandlers();
     if (pending.length) deps.pending.record(name, play.name, pending, deps.runId);
   });
   const params = prepared.params.get(name) ?? [];
@@ -232,15 +258,15 @@ async function runHostPlay(
         deps.bus.emit({ type: "task.result", host: name, play: play.name, role: inst.spec.name, task: `role ${inst.spec.name}`, kind: "role", status: "skipped", reason: "the role's `when` is false for this host", ms: 0 });
         continue;
       }
-      h.enterRole(inst.spec.name, [...(play.tags ?? []), ...inst.tags]);
+      runner.enterRole(inst.spec.name, [...(play.tags ?? []), ...inst.tags]);
       await settled(h, (inst as RoleInstance<Shape>).spec.run(h, params[i] as never));
     }
-    h.enterRole(undefined, play.tags ?? []);
-    if (play.tasks) await settled(h, play.tasks(h));
+    runner.enterRole(undefined, play.tags ?? []);
+    if (play.tasks) await settled(h, play.tasks(h as never));
     await h.flushHandlers();
     deps.pending.clear(name, play.name);
   } catch (err) {
-    const pending = h.pendingHandlers();
+    const pending = runner.pendingHandlers();
     if (pending.length) {
       if (deps.forceHandlers && !(err instanceof UnreachableError) && !deps.settings.control?.stopping) {
         await h.flushHandlers().catch(() => undefined);
@@ -264,19 +290,27 @@ async function settled(h: Host, body: Promise<unknown> | unknown): Promise<void>
   try {
     await body;
   } catch (err) {
-    await h.settleTasks().catch(() => undefined);
+    await runnerOf(h).settle().catch(() => undefined);
     throw err;
   }
-  await h.settleTasks();
+  await runnerOf(h).settle();
 }
 
 /** A context for a host a role delegates to that is not in the play (its connection, facts and inventory vars). */
-async function outsideHost(name: string, prepared: PreparedPlay, s: HostState, coord: PlayCoordinator, deps: SchedulerDeps): Promise<Host> {
+async function outsideHost(
+  name: string,
+  prepared: PreparedPlay,
+  s: HostState,
+  coord: PlayCoordinator,
+  topology: Topology,
+  deps: SchedulerDeps,
+  factsOf: (host: string) => Promise<Facts>,
+): Promise<Host> {
   const vars = deps.varsOf(name);
   if (!vars) throw new Error(`delegateTo: host ${name} is not in the inventory`);
   const conn = await deps.connect(name);
-  s.facts ??= await gatherFacts((script) => conn.run(script));
-  return new Host(name, s.facts, vars, prepared.play.name, {
+  const facts = await factsOf(name);
+  return new Host(name, facts, vars, prepared.play.name, {
     conn,
     bus: deps.bus,
     settings: deps.settings,
@@ -285,6 +319,7 @@ async function outsideHost(name: string, prepared: PreparedPlay, s: HostState, c
     startAt: s.startAt,
     predicted: s.predicted,
     setFacts: (f) => (s.facts = f),
+    topology,
   });
 }
 

@@ -27,6 +27,9 @@ export interface CommandParams {
   stdin?: string | Secret;
 }
 
+/** The command's own parameter names besides `cmd` (every one: the type says so). */
+export const COMMAND_KEYS: Record<keyof Omit<CommandParams, "cmd">, true> = { readOnly: true, creates: true, removes: true, cwd: true, env: true, stdin: true };
+
 function commandLine(p: CommandParams): string {
   let line = typeof p.cmd === "string" ? p.cmd : shjoin(p.cmd);
   if (p.env && Object.keys(p.env).length) {

@@ -1,12 +1,15 @@
 /**
- * The task library. Each entry becomes a method of the host context: add a
- * task by writing tasks/NAME.ts (a `defineTask` with TSDoc and an example)
- * and listing it here.
+ * The task library. Each entry becomes a method of the host context
+ * (installed on import, below): add a task by writing tasks/NAME.ts (a
+ * `defineTask` with TSDoc and an example) and listing it here. A task's
+ * parameters and the common task options are two arguments, so a parameter
+ * can never be taken for an option:
  *
- *   await h.copy({ dest: "/etc/motd", content: "hi\n", notify: restart });
+ *   await h.copy({ dest: "/etc/motd", content: "hi\n" }, { notify: restart });
  */
-import type { TaskOptions } from "../runner/host.ts";
+import { Host, installTasks, sh, type TaskOptions } from "../runner/host.ts";
 import type { TaskDef, TaskResult } from "../runner/task.ts";
+import { commandTask, COMMAND_KEYS, type CommandParams } from "./command.ts";
 import { copyTask } from "./copy.ts";
 import { fileTask } from "./file.ts";
 import { packageTask } from "./package.ts";
@@ -55,10 +58,53 @@ export const TASKS = {
 
 type ParamsOf<D> = D extends TaskDef<infer P> ? P : never;
 
-/** `h.NAME(params & options)` for every task in TASKS. */
+/** `h.NAME(params, options)` for every task in TASKS, plus `h.command` and `h.$`. */
 export type TaskMethods = {
-  [K in keyof typeof TASKS]: (p: ParamsOf<(typeof TASKS)[K]> & TaskOptions) => Promise<TaskResult>;
+  [K in keyof typeof TASKS]: (params: ParamsOf<(typeof TASKS)[K]>, opts?: TaskOptions) => Promise<TaskResult>;
+} & {
+  /**
+   * Runs a shell command line, or an argv quoted word by word. Reports
+   * changed; `readOnly: true` for a command that changes nothing (it then
+   * runs in check mode too). Its options are the command's own (readOnly,
+   * creates, removes, cwd, env, stdin) and the task options: the two sets
+   * are disjoint by type (checked below), so one object is unambiguous.
+   *
+   * @example await h.command("ntpq -pn", { readOnly: true });
+   */
+  command(cmd: string | string[], opts?: CommandOptions): Promise<TaskResult>;
+  /**
+   * zx-style command: every interpolation is shell-quoted for POSIX sh,
+   * arrays become several quoted words. Reports changed.
+   *
+   * @example await h.$`mkdir -p ${dir} && touch ${dir}/stamp`
+   */
+  $(strings: TemplateStringsArray, ...values: unknown[]): Promise<TaskResult>;
 };
+
+/** Options of `h.command`: the command's own parameters and the task options. */
+export type CommandOptions = Omit<CommandParams, "cmd"> & TaskOptions;
+
+// A command parameter named like a task option would make `h.command`'s
+// options ambiguous: this line stops compiling if one is ever added.
+const _disjoint: [keyof Omit<CommandParams, "cmd"> & keyof TaskOptions] extends [never] ? true : never = true;
+void _disjoint;
+
+declare module "../runner/host.ts" {
+  interface Host extends TaskMethods {}
+}
+
+installTasks({
+  ...TASKS,
+  command(this: Host, cmd: string | string[], opts: CommandOptions = {}) {
+    const params: Record<string, unknown> = { cmd };
+    const options: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(opts)) (k in COMMAND_KEYS ? params : options)[k] = v;
+    return this.task(commandTask, params as unknown as CommandParams, options as TaskOptions);
+  },
+  $(this: Host, strings: TemplateStringsArray, ...values: unknown[]) {
+    return this.command(sh(strings, ...values));
+  },
+});
 
 export { commandTask } from "./command.ts";
 export { copyTask } from "./copy.ts";

@@ -22,9 +22,11 @@
  *   const r = await h.command("needs-restarting -r", { readOnly: true, failed: false });
  *   if (r.rc === 1) await h.reboot({ msg: "kernel update", maxWait: 900 });
  */
-import type { RunResult } from "../runner/connection/types.ts";
 import { shq } from "../runner/quote.ts";
 import { defineTask, type Plan } from "../runner/task.ts";
+import type { RebootWait } from "../runner/connection/reconnect.ts";
+
+export { waitForReboot, type Reconnectable, type RebootWait } from "../runner/connection/reconnect.ts";
 
 export const BOOT_ID = "/proc/sys/kernel/random/boot_id";
 
@@ -37,16 +39,6 @@ export interface RebootParams {
   maxWait?: number;
   /** Seconds between reconnect attempts (default 2). */
   interval?: number;
-}
-
-/** What the runner waits for after the reboot command (see waitForReboot). */
-export interface RebootWait {
-  /** The boot id before the reboot: the host is back when it answers with another. */
-  bootId: string;
-  /** Command printing the boot id. */
-  probe: string;
-  maxWaitMs: number;
-  intervalMs: number;
 }
 
 /** The reboot command, detached so its channel returns before the host goes down. */
@@ -70,43 +62,6 @@ export function planReboot(bootId: string, p: RebootParams): { plan: Plan; wait:
     },
     wait: { bootId, probe: `cat ${BOOT_ID}`, maxWaitMs: max * 1000, intervalMs: interval * 1000 },
   };
-}
-
-/** The engine surface waitForReboot needs: the connection verbs plus a reconnect. */
-export interface Reconnectable {
-  /** Drops the current SSH connection (if any) and opens a new one to the same target; rejects when the host does not answer. */
-  reconnect(): Promise<void>;
-  run(command: string): Promise<RunResult>;
-}
-
-/**
- * Reconnects until the host answers with a new boot id. Resolves with it
- * and how long it took; rejects after `maxWaitMs`. `clock` is for tests.
- */
-export async function waitForReboot(
-  conn: Reconnectable,
-  wait: RebootWait,
-  clock: { now(): number; sleep(ms: number): Promise<void> } = { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) },
-): Promise<{ bootId: string; ms: number; attempts: number }> {
-  const start = clock.now();
-  let attempts = 0;
-  let last = "";
-  for (;;) {
-    await clock.sleep(wait.intervalMs);
-    attempts++;
-    try {
-      await conn.reconnect();
-      const r = await conn.run(wait.probe);
-      const id = r.stdout.trim();
-      if (r.code === 0 && id && id !== wait.bootId) return { bootId: id, ms: clock.now() - start, attempts };
-      last = r.code === 0 ? "still the old boot id" : `exit ${r.code}`;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (clock.now() - start >= wait.maxWaitMs) {
-      throw new Error(`host did not come back with a new boot id within ${Math.round(wait.maxWaitMs / 1000)} s (last: ${last})`);
-    }
-  }
 }
 
 export const rebootTask = defineTask<RebootParams>({

@@ -119,12 +119,10 @@ export const baseOs = role({
     if (slackware && p.perlPython) {
       const pp = p.perlPython;
       const refreshCa = h.handler("rebuild the CA certificate bundle", () => h.command("update-ca-certificates --fresh", { title: "update-ca-certificates --fresh" }));
-      await h.package({
-        name: pp.packages ?? PERL_PYTHON_PACKAGES,
-        src: pp.src,
-        title: "perl and python (Slackware without the D set)",
-        ...(pp.updateCaCertificates === false ? {} : { notify: refreshCa }),
-      });
+      await h.package(
+        { name: pp.packages ?? PERL_PYTHON_PACKAGES, src: pp.src },
+        { title: "perl and python (Slackware without the D set)", notify: pp.updateCaCertificates === false ? [] : refreshCa },
+      );
     }
 
     // ---- admin account
@@ -228,7 +226,7 @@ async function hardenSshd(h: Host, settings: [string, string][]): Promise<void> 
   const results: TaskResult[] = [];
   for (const [key, value] of settings) {
     results.push(
-      await h.lineinfile({ ...sshdLine(key, value), validate: "sshd -t -f %s", title: `sshd_config: ${key} ${value}`, notify: reload }),
+      await h.lineinfile({ ...sshdLine(key, value), validate: "sshd -t -f %s" }, { title: `sshd_config: ${key} ${value}`, notify: reload }),
     );
   }
   // In check mode the file was not edited: there is nothing to confirm yet.
@@ -291,8 +289,7 @@ async function slackwareNetwork(h: Host, ifaces: InterfaceAddresses[], extra: st
         regexp: new RegExp(`^${key}\\[${n}\\]=`),
         line: `${key}[${n}]="${list.join(" ")}"`,
         insertafter: new RegExp(`^# IPv${key === "IPADDRS" ? 4 : 6} config options for ${i.name}:`),
-        title: `rc.inet1.conf: ${key}[${n}] (${i.name})`,
-      });
+      }, { title: `rc.inet1.conf: ${key}[${n}] (${i.name})` });
     }
   }
   await h.template({

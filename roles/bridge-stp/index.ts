@@ -141,7 +141,7 @@ async function slackware(h: Host, p: BridgeStpParams, live: Live): Promise<void>
   if (clashes.length) h.fail(`bridge-stp: ${RC_INET1_CONF}: ${clashes.join("; ")}`);
   if (s.exists && portAddressSettings(p, s).length) {
     const re = portAddressRegexp(p);
-    if (re) await h.replace({ path: RC_INET1_CONF, regexp: re, replace: '$1""', title: `rc.inet1.conf: no address of their own on ${p.ports.join(", ")} (bridge ports)` });
+    if (re) await h.replace({ path: RC_INET1_CONF, regexp: re, replace: '$1""' }, { title: `rc.inet1.conf: no address of their own on ${p.ports.join(", ")} (bridge ports)` });
   }
   await h.blockinfile({
     path: RC_INET1_CONF,
@@ -149,8 +149,7 @@ async function slackware(h: Host, p: BridgeStpParams, live: Live): Promise<void>
     block: rcInet1Block(p),
     create: true,
     mode: "0644",
-    title: `rc.inet1.conf: ${p.bridge} at index ${p.rcInet1Index} (BRNICS, IFOPTS, IPADDRS)`,
-  });
+  }, { title: `rc.inet1.conf: ${p.bridge} at index ${p.rcInet1Index} (BRNICS, IFOPTS, IPADDRS)` });
 }
 
 /** Debian: the ifupdown stanza, sourced; bridge-utils for classic ifupdown. */
@@ -163,7 +162,7 @@ async function debian(h: Host, p: BridgeStpParams, live: Live): Promise<void> {
     }
   }
   if (d.ifupdown !== "no-ifupdown" && d.packages.includes("ifupdown") && !d.packages.includes("bridge-utils") && p.installBridgeUtils) {
-    await h.package({ name: "bridge-utils", title: "bridge-utils (ifupdown's bridge support)" });
+    await h.package({ name: "bridge-utils" }, { title: "bridge-utils (ifupdown's bridge support)" });
   }
   await h.file({ path: "/etc/network/interfaces.d", state: "directory", mode: "0755" });
   const addr = bridgeAddress(p);
@@ -198,7 +197,7 @@ async function waitForStp(h: Host, p: BridgeStpParams): Promise<void> {
 async function removeBridge(h: Host, p: BridgeStpParams, live: Live): Promise<void> {
   const family = h.facts.os.family;
   if (family === "slackware" && live.slackware?.exists) {
-    await h.blockinfile({ path: RC_INET1_CONF, marker: rcInet1Marker(p.bridge), state: "absent", title: `rc.inet1.conf: no ${p.bridge}` });
+    await h.blockinfile({ path: RC_INET1_CONF, marker: rcInet1Marker(p.bridge), state: "absent" }, { title: `rc.inet1.conf: no ${p.bridge}` });
   }
   if (family === "debian") await h.file({ path: ifupdownFile(p.bridge), state: "absent" });
   const l = live.links.get(p.bridge);

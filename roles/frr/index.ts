@@ -177,9 +177,9 @@ export const frr = role({
     await h.sysctl({ name: "net.ipv4.ip_forward", value: 1 });
     await h.file({ path: "/etc/frr", state: "directory", owner: "frr", group: "frr", mode: "0750" });
     for (const d of ["ospfd", ...p.extraDaemons]) {
-      await h.lineinfile({ path: FRR_DAEMONS_FILE, regexp: new RegExp(`^#?\\s*${d}=`), line: `${d}=yes`, title: `${FRR_DAEMONS_FILE}: ${d}=yes`, notify: restart });
+      await h.lineinfile({ path: FRR_DAEMONS_FILE, regexp: new RegExp(`^#?\\s*${d}=`), line: `${d}=yes` }, { title: `${FRR_DAEMONS_FILE}: ${d}=yes`, notify: restart });
     }
-    await h.template({ ...frrConfTemplate(p, h.name), owner: "frr", group: "frr", mode: "0640", validate: FRR_VALIDATE, notify: restart });
+    await h.template({ ...frrConfTemplate(p, h.name), owner: "frr", group: "frr", mode: "0640", validate: FRR_VALIDATE }, { notify: restart });
     await h.service({ name: "frr", enabled: true });
     const start = await h.service({ name: "frr", state: "started", pattern: WATCHFRR_PATTERN });
     // Unknown (or skipped by a condition): check mode on a host without FRR yet, where the real run starts it.

@@ -178,7 +178,7 @@ export const NTP_TEMPLATES = {
 async function slackware(h: Host, p: NtpParams): Promise<void> {
   const restart = h.handler("restart ntpd", () => h.service({ name: "ntpd", state: "restarted" }));
   await h.package({ name: "ntp", ...(p.packageSrc === undefined ? {} : { src: p.packageSrc }) });
-  await h.template({ ...NTP_TEMPLATES.ntpConf(p), mode: "0644", notify: restart });
+  await h.template({ ...NTP_TEMPLATES.ntpConf(p), mode: "0644" }, { notify: restart });
   await h.service({ name: "ntpd", enabled: true, state: "started" });
 }
 
@@ -187,9 +187,9 @@ async function chrony(h: Host, p: NtpParams, layout: ChronyLayout): Promise<void
   // First, before the package: a postinst that starts chronyd (Debian's
   // does, where an init system lets it) reads its options from this file,
   // so with clockControl false chronyd never runs a moment without -x.
-  await h.template({ ...NTP_TEMPLATES.chronyOptions(p, layout), mode: "0644", notify: restart });
+  await h.template({ ...NTP_TEMPLATES.chronyOptions(p, layout), mode: "0644" }, { notify: restart });
   await h.package({ name: "chrony" });
-  await h.template({ ...NTP_TEMPLATES.chronyConf(p, layout), mode: "0644", notify: restart });
+  await h.template({ ...NTP_TEMPLATES.chronyConf(p, layout), mode: "0644" }, { notify: restart });
   await h.service({ name: layout.service, enabled: true, state: "started" });
 }
 

@@ -101,8 +101,7 @@ export const sudo = role({
         path: "/etc/sudoers",
         line: `${atIncludeDirSupported(version) ? "@" : "#"}includedir /etc/sudoers.d`,
         validate: "visudo -cf %s",
-        title: "include /etc/sudoers.d from /etc/sudoers",
-      });
+      }, { title: "include /etc/sudoers.d from /etc/sudoers" });
     }
 
     await h.template({

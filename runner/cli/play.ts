@@ -231,11 +231,11 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
     process.exit(code);
   };
   // Every host waits on another and nothing else is left to happen (say, a
-  // runOnce whose host waits at a barrier): end the run with what is known
+  // shared value whose maker waits at a barrier): end the run with what is known
   // instead of letting Node exit with code 13 and no record.
   const onStall = () => {
     if (ended) return;
-    const code = end({ ...soFar(), exitCode: EXIT.failed, error: "the run cannot continue: every remaining host waits for another (a barrier or runOnce that can never be reached)" });
+    const code = end({ ...soFar(), exitCode: EXIT.failed, error: "the run cannot continue: every remaining host waits for another (a barrier, shared value or turn that can never be reached)" });
     process.exit(code);
   };
   process.on("SIGINT", onSignal);

@@ -35,8 +35,8 @@ export const clusterNode = role({
     await h.authorizedKey({ user: p.admin, key: file("clusteradm.pub").trim() });
 
     // 5-7: sshd and sudo, validated before they replace the live files
-    await h.lineinfile({ path: "/etc/ssh/sshd_config", regexp: "^#?PermitRootLogin\\s", line: "PermitRootLogin prohibit-password", validate: "/usr/sbin/sshd -t -f %s", notify: reloadSshd });
-    await h.lineinfile({ path: "/etc/ssh/sshd_config", regexp: "^#?PasswordAuthentication\\s", line: "PasswordAuthentication no", validate: "/usr/sbin/sshd -t -f %s", notify: reloadSshd });
+    await h.lineinfile({ path: "/etc/ssh/sshd_config", regexp: "^#?PermitRootLogin\\s", line: "PermitRootLogin prohibit-password", validate: "/usr/sbin/sshd -t -f %s" }, { notify: reloadSshd });
+    await h.lineinfile({ path: "/etc/ssh/sshd_config", regexp: "^#?PasswordAuthentication\\s", line: "PasswordAuthentication no", validate: "/usr/sbin/sshd -t -f %s" }, { notify: reloadSshd });
     await h.copy({ dest: "/etc/sudoers.d/90-wheel", content: "%wheel ALL=(ALL:ALL) NOPASSWD: ALL\n", mode: "0440", owner: "root", group: "root", validate: "/usr/sbin/visudo -cf %s" });
 
     // 8: every cluster host by name

@@ -142,11 +142,11 @@ s("hosts that can never meet at one barrier fail with who waits where; the run s
   assert.is(endOf(run!)?.exitCode, 2);
 });
 
-s("a runOnce whose host waits at a barrier the others cannot reach fails everyone with a diagnosis (also with --forks 1)", async ({ lab }) => {
+s("a shared value whose maker waits at a barrier the others cannot reach fails everyone with a diagnosis (also with --forks 1)", async ({ lab }) => {
   for (const extra of [[], ["--forks", "1"]]) {
-    const r = await play(lab, "runonce-barrier", extra);
+    const r = await play(lab, "shared-barrier", extra);
     assert.is(r.code, 2, r.stdout + r.stderr);
-    assert.match(r.stdout, /the hosts can never all meet: (tnode\d at barrier "inside"; tnode\d, tnode\d at runOnce "value"|tnode\d, tnode\d at runOnce "value"; tnode\d at barrier "inside")/);
+    assert.match(r.stdout, /the hosts can never all meet: (tnode1 at barrier "inside"; tnode2, tnode3 at shared value "value" \(made on tnode1\)|tnode2, tnode3 at shared value "value" \(made on tnode1\); tnode1 at barrier "inside")/);
     assert.match(r.stdout, /RECAP/);
   }
 });

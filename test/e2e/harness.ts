@@ -14,6 +14,8 @@ import { PlayCoordinator } from "../../runner/coordinator.ts";
 import { EventBus, type HostCounts, type RunEvent } from "../../runner/events.ts";
 import { gatherFacts } from "../../runner/facts/index.ts";
 import { Host } from "../../runner/host.ts";
+// The task library installs h.copy, h.command... on the host context.
+import "../../tasks/index.ts";
 import { Redactor } from "../../runner/secret.ts";
 import type { FileDiff, TaskResult } from "../../runner/task.ts";
 import * as assert from "uvu/assert";

@@ -189,13 +189,13 @@ s("template: an undefined variable fails with file and line (nunjucks, mustache)
   // A fresh check-mode context: after earlier predicted changes, check mode reports failures as skipped.
   const fresh = await hostContext(lab, t1, { check: true, baseDir: base });
   for (const { h } of [fresh, await ctx(lab, t1, false)]) {
-    const njk = await h.template({ src: "templates/bad.conf.njk", dest: path, vars: { servers: ["a"] }, ignoreErrors: true });
+    const njk = await h.template({ src: "templates/bad.conf.njk", dest: path, vars: { servers: ["a"] } }, { ignoreErrors: true });
     assert.is(njk.status, "failed");
     assert.is(njk.reason, 'templates/bad.conf.njk:3: undefined variable "servres" (did you mean "servers"?)');
-    const mst = await h.template({ src: "templates/bad.mustache", dest: path, vars: { servers: [{ name: "a" }] }, ignoreErrors: true });
+    const mst = await h.template({ src: "templates/bad.mustache", dest: path, vars: { servers: [{ name: "a" }] } }, { ignoreErrors: true });
     assert.is(mst.status, "failed");
     assert.is(mst.reason, 'templates/bad.mustache:3: undefined variable "naem" (did you mean "name"?)');
-    const missing = await h.template({ src: "templates/nope.njk", dest: path, ignoreErrors: true });
+    const missing = await h.template({ src: "templates/nope.njk", dest: path }, { ignoreErrors: true });
     assert.is(missing.reason, `template: local file templates/nope.njk not found (${local("templates/nope.njk")})`);
   }
   await fresh.close();
@@ -233,7 +233,7 @@ s("lineinfile: replace by regexp, insert after, remove; create", async ({ lab })
 
     const fresh = "/srv/rb/edit/new.conf";
     await seed(lab, host, fresh, null);
-    const r = await (await ctx(lab, host, false)).h.lineinfile({ path: fresh, line: "x=1", ignoreErrors: true });
+    const r = await (await ctx(lab, host, false)).h.lineinfile({ path: fresh, line: "x=1" }, { ignoreErrors: true });
     assert.is(r.reason, `${fresh} does not exist (set create: true to create it)`);
     await prove(lab, host, (h) => h.lineinfile({ path: fresh, line: "x=1", create: true, mode: "0600" }), {
       change: `create ${fresh}: line added to ${fresh}`,
@@ -309,7 +309,7 @@ s("replace: every match, with groups; a missing file fails", async ({ lab }) => 
       diffs: [{ path, before: orig, after: want }],
     });
     assert.is((await remote(lab, host, path)).toString(), want);
-    const r = await (await ctx(lab, host, false)).h.replace({ path: "/srv/rb/edit/nope", regexp: "x", ignoreErrors: true });
+    const r = await (await ctx(lab, host, false)).h.replace({ path: "/srv/rb/edit/nope", regexp: "x" }, { ignoreErrors: true });
     assert.is(r.reason, "/srv/rb/edit/nope does not exist");
   }
 });
@@ -352,7 +352,7 @@ s("fetch: binary content byte for byte; a missing src fails or is ok", async ({ 
   });
   assert.ok(readFileSync(dest).equals(bytes), "the bytes round-trip");
   const { h } = await ctx(lab, t1, false);
-  const missing = await h.fetch({ src: "/srv/rb/fetch/none", dest: "fetched/none", ignoreErrors: true });
+  const missing = await h.fetch({ src: "/srv/rb/fetch/none", dest: "fetched/none" }, { ignoreErrors: true });
   assert.is(missing.status, "failed");
   assert.is(missing.reason, "/srv/rb/fetch/none does not exist on tnode1");
   const ok = await h.fetch({ src: "/srv/rb/fetch/none", dest: "fetched/none", failOnMissing: false });
@@ -400,7 +400,7 @@ s("script: the #! line picks the interpreter; interpreter overrides; exit status
   const ro = await h.script({ src: local("files/fail.sh"), interpreter: ["sh", "-c", 'echo "via $0"', "custom"], readOnly: true });
   assert.is(ro.status, "ok");
   assert.is(ro.stdout, "via custom\n");
-  const bad = await h.script({ src: "files/fail.sh", ignoreErrors: true });
+  const bad = await h.script({ src: "files/fail.sh" }, { ignoreErrors: true });
   assert.is(bad.status, "failed");
   assert.is(bad.rc, 7);
   assert.is(bad.reason, "script files/fail.sh: broken");
@@ -417,10 +417,10 @@ s("validate: a failing validator leaves the old file and fails with its message 
   await sh(lab, t1, `chmod 440 ${sudoers}`);
   writeLocal("templates/sudoers.njk", "{{ rule }}\n");
   const attempts: [string, () => Promise<TaskResult>][] = [
-    ["copy", () => h.copy({ dest: sudoers, content: "%wheel ALL=(ALL BROKEN\n", validate: "visudo -cf %s", ignoreErrors: true })],
-    ["template", () => h.template({ src: "templates/sudoers.njk", dest: sudoers, vars: { rule: "wheel ALL ==" }, validate: "visudo -cf %s", ignoreErrors: true })],
-    ["lineinfile", () => h.lineinfile({ path: sudoers, line: "Defaults secure_path=", insertbefore: "BOF", validate: "visudo -cf %s", ignoreErrors: true })],
-    ["blockinfile", () => h.blockinfile({ path: sudoers, block: "User_Alias X = (", validate: "visudo -cf %s", ignoreErrors: true })],
+    ["copy", () => h.copy({ dest: sudoers, content: "%wheel ALL=(ALL BROKEN\n", validate: "visudo -cf %s" }, { ignoreErrors: true })],
+    ["template", () => h.template({ src: "templates/sudoers.njk", dest: sudoers, vars: { rule: "wheel ALL ==" }, validate: "visudo -cf %s" }, { ignoreErrors: true })],
+    ["lineinfile", () => h.lineinfile({ path: sudoers, line: "Defaults secure_path=", insertbefore: "BOF", validate: "visudo -cf %s" }, { ignoreErrors: true })],
+    ["blockinfile", () => h.blockinfile({ path: sudoers, block: "User_Alias X = (", validate: "visudo -cf %s" }, { ignoreErrors: true })],
   ];
   for (const [task, attempt] of attempts) {
     const r = await attempt();

@@ -175,7 +175,7 @@ s("debian: a built-in kernel module is present; persist writes modules-load.d", 
   });
   assert.is(await out(lab, host, "cat /etc/modules-load.d/bridge.conf"), "bridge\n");
   const h = (await ctx(lab, host, false)).h;
-  const r = await h.kernelModule({ name: "bridge", state: "absent", ignoreErrors: true });
+  const r = await h.kernelModule({ name: "bridge", state: "absent" }, { ignoreErrors: true });
   assert.equal([r.status, r.reason], ["failed", "bridge is built into the kernel and cannot be unloaded"]);
 });
 

@@ -181,7 +181,7 @@ s("authorizedKey: a user that does not exist yet is predicted in check mode, fai
   const p = await (await ctx(lab, t1, true)).h.authorizedKey({ user: "nobody-yet", key: OTHER_KEY });
   assert.is(p.status, "changed");
   assert.match(p.reason, /^user nobody-yet does not exist yet/);
-  const r = await (await ctx(lab, t1, false)).h.authorizedKey({ user: "nobody-yet", key: OTHER_KEY, ignoreErrors: true });
+  const r = await (await ctx(lab, t1, false)).h.authorizedKey({ user: "nobody-yet", key: OTHER_KEY }, { ignoreErrors: true });
   assert.is(r.status, "failed");
   assert.match(r.reason, /user nobody-yet does not exist/);
   assert.is(await upperSnapshot(t1), before);
@@ -288,10 +288,10 @@ s("download: fetched by the runner from a local HTTP server, idempotent by sha25
     assert.is(hits, 2, "fetched for the check-mode and the first run only: no-op runs do not fetch");
 
     const real = (await ctx(lab, t1, false)).h;
-    const wrong = await real.download({ url: `${url}/tool.sh`, dest: "/tmp/tool2", sha256: "0".repeat(64), ignoreErrors: true });
+    const wrong = await real.download({ url: `${url}/tool.sh`, dest: "/tmp/tool2", sha256: "0".repeat(64) }, { ignoreErrors: true });
     assert.is(wrong.status, "failed");
     assert.match(wrong.reason, /sha256 mismatch \(expected 0{64}, got [0-9a-f]{64}\)/);
-    const missing = await real.download({ url: `${url}/nope`, dest: "/tmp/nope", ignoreErrors: true });
+    const missing = await real.download({ url: `${url}/nope`, dest: "/tmp/nope" }, { ignoreErrors: true });
     assert.match(missing.reason, /HTTP 404/);
     assert.is((await sh(lab, t1, "ls /tmp/tool2 /tmp/nope", { allowFail: true })).code, 2, "nothing written on failure");
     // Without sha256 an existing file is kept (no fetch); force fetches and compares.
@@ -302,7 +302,7 @@ s("download: fetched by the runner from a local HTTP server, idempotent by sha25
     assert.is(forced.status, "ok");
     assert.is(hits, n + 1);
     // On the host: the lab rootfs has neither curl nor wget, and says so.
-    const onHost = await real.download({ url: `${url}/tool.sh`, dest: "/tmp/tool3", via: "host", ignoreErrors: true });
+    const onHost = await real.download({ url: `${url}/tool.sh`, dest: "/tmp/tool3", via: "host" }, { ignoreErrors: true });
     assert.is(onHost.status, "failed");
     assert.match(onHost.reason, /neither curl nor wget on the host/);
   } finally {
@@ -327,7 +327,7 @@ s("waitFor: port (from /proc/net/tcp), path, command; read-only in check mode; g
   }
   assert.is(await upperSnapshot(t1), before, "waitFor writes nothing");
   const { h } = await ctx(lab, t1, false);
-  const gone = await h.waitFor({ port: 2222, maxWait: 1, interval: 0.2, ignoreErrors: true });
+  const gone = await h.waitFor({ port: 2222, maxWait: 1, interval: 0.2 }, { ignoreErrors: true });
   assert.is(gone.status, "failed");
   assert.is(gone.reason, "wait for port 2222 to listen: gave up after 1 s");
   await sh(lab, t1, "rm -f /tmp/rb-ready; (sleep 1; touch /tmp/rb-ready) >/dev/null 2>&1 &");

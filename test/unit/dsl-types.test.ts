@@ -23,9 +23,9 @@ const web = role({
     const port: number = p.port;
     const token: string | undefined = p.token?.reveal();
     const restart: Handler = h.handler("restart", async () => {});
-    await h.copy({ dest: "/etc/web.conf", content: `${port} ${p.admin.name} ${token ?? ""}`, notify: restart });
+    await h.copy({ dest: "/etc/web.conf", content: `${port} ${p.admin.name} ${token ?? ""}` }, { notify: restart });
     // @ts-expect-error notify takes a handler value, not its name
-    await h.copy({ dest: "/etc/x", content: "", notify: "restart" });
+    await h.copy({ dest: "/etc/x", content: "" }, { notify: "restart" });
     // @ts-expect-error the display-name option is `title`
     await h.copy({ dest: "/etc/x", content: "", name: "write x" });
     // @ts-expect-error copy needs content or src

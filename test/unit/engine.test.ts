@@ -1,6 +1,6 @@
 /**
  * Engine semantics through the real CLI on local-connection hosts: serial
- * batches, runOnce, barriers, failure policies and the common task options.
+ * batches, shared values, barriers, failure policies and the common task options.
  */
 import { mkdtempSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -38,12 +38,13 @@ test("without serial every host runs at once (no lock-step)", async () => {
   assert.ok(starts.every((s) => ends.every((e) => s < e)), "all started before any finished");
 });
 
-test("runOnce runs on one host and every host gets its value", async () => {
+test("a shared value is made on the play's first host and every host gets it", async () => {
   const r = await play("runonce");
   assert.is(r.code, 0);
   const logs = HOSTS.map((h) => r.read(`${h}.log`));
   assert.is(logs.filter((l) => l.includes("generated")).length, 1);
   const token = logs.join("").match(/token-from-\w+/)![0];
+  assert.is(token, "token-from-w1", "made on the play's first host in inventory order, not the first to arrive");
   for (const l of logs) assert.ok(l.includes(token));
 });
 

@@ -18,7 +18,8 @@ import type { Connection, RunResult } from "../../runner/connection/types.ts";
 import { PlayCoordinator } from "../../runner/coordinator.ts";
 import { EventBus, type RunEvent } from "../../runner/events.ts";
 import type { Facts } from "../../runner/facts/index.ts";
-import { Host } from "../../runner/host.ts";
+import { Host, runnerOf } from "../../runner/host.ts";
+import "../../tasks/index.ts";
 import { Redactor } from "../../runner/secret.ts";
 import { renderTemplate } from "../../tasks/template.ts";
 import { fixtureFacts, type FactsFixture } from "./plan-helpers.ts";
@@ -221,7 +222,7 @@ async function checkRun(facts: Facts, params: Partial<Cgroups2Params>, files: Re
     coord: new PlayCoordinator(["t1"]),
     startAt: { found: true },
   });
-  h.enterRole("cgroups2");
+  runnerOf(h).enterRole("cgroups2");
   await cgroups2.spec.run(h, cgroups2.schema.parse(params));
   await h.flushHandlers();
   return events;
