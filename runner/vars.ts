@@ -171,9 +171,15 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * @example withMagicVars(inv, new Map([["tnode1", { ntp: "x" }]])).get("tnode1")!.groups // { all: ["tnode1", ...], clusternode: [...] }
  */
 export function withMagicVars(inv: Inventory, vars: Map<string, Record<string, unknown>>): Map<string, Record<string, unknown>> {
-  const groups: Record<string, string[]> = {};
-  for (const host of inv.hosts.values()) for (const g of host.groups) (groups[g] ??= []).push(host.name);
+  const groups = inventoryGroups(inv);
   const hostvars: Record<string, Record<string, unknown>> = {};
   for (const name of inv.hosts.keys()) hostvars[name] = vars.get(name) ?? hostVars(inv, name).vars;
   return new Map([...vars].map(([host, v]) => [host, { ...v, inventory_hostname: host, groups, hostvars }]));
+}
+
+/** Every group's hosts, in inventory order (Ansible's `groups`; `all` holds every host). */
+export function inventoryGroups(inv: Inventory): Record<string, string[]> {
+  const groups: Record<string, string[]> = { all: [...inv.hosts.keys()] };
+  for (const host of inv.hosts.values()) for (const g of host.groups) if (g !== "all") (groups[g] ??= []).push(host.name);
+  return groups;
 }

@@ -59,7 +59,13 @@ export async function placeholderAnswers(prompts: Prompt[], extraVars: Record<st
 }
 
 /** `--list-tasks`: runs the plays in check mode over stand-in connections and lists the tasks each host reached. */
-export async function listTasks(file: string, pb: Playbook, prepared: PreparedPlay[], settings: Omit<HostRunSettings, "check" | "diff" | "verbose">): Promise<string> {
+export async function listTasks(
+  file: string,
+  pb: Playbook,
+  prepared: PreparedPlay[],
+  settings: Omit<HostRunSettings, "check" | "diff" | "verbose">,
+  groups: Record<string, string[]>,
+): Promise<string> {
   const bus = new EventBus(new Redactor());
   /** play -> host -> its task lines, in order. */
   const seen = new Map<string, Map<string, string[]>>();
@@ -90,6 +96,7 @@ export async function listTasks(file: string, pb: Playbook, prepared: PreparedPl
     settings: { ...settings, check: true, diff: false, verbose: 0 },
     connect: async (host) => new StandInConnection(host),
     varsOf: () => undefined,
+    groups,
     forks: 50,
     forceHandlers: false,
     become: {},

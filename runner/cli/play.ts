@@ -26,7 +26,7 @@ import { answerPrompts, inquirerAsk, type Ask } from "../prompts.ts";
 import { interruptedExit, prepareParams, runPlays, type PreparedPlay, type RunOutcome } from "../scheduler.ts";
 import { Redactor, Secret } from "../secret.ts";
 import { PendingHandlers } from "../state.ts";
-import { hostVars, parseExtraVars, withMagicVars } from "../vars.ts";
+import { hostVars, inventoryGroups, parseExtraVars, withMagicVars } from "../vars.ts";
 import type { Command } from "./main.ts";
 import { checkSshConfigs } from "./common.ts";
 import { listHosts, listTasks, placeholderAnswers, syntaxCheck } from "./play-list.ts";
@@ -127,7 +127,7 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
   };
   if (values["list-tasks"]) {
     const placeholders = await placeholderAnswers(plays.filter((p) => p.hosts.length).flatMap((p) => p.play.prompts ?? []), extraVars);
-    process.stdout.write(await listTasks(positionals[0]!, pb, preparePlays(inv, plays, { ...placeholders.values, ...extraVars }), settings));
+    process.stdout.write(await listTasks(positionals[0]!, pb, preparePlays(inv, plays, { ...placeholders.values, ...extraVars }), settings, inventoryGroups(inv)));
     return 0;
   }
 
@@ -249,6 +249,7 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
       settings: { ...settings, check: !!values.check, diff: !!values.diff, verbose, control },
       connect,
       varsOf: (host) => (inv.hosts.has(host) ? hostVars(inv, host).vars : undefined),
+      groups: inventoryGroups(inv),
       forks,
       forceHandlers: !!values["force-handlers"],
       become: { password: becomePassword },
