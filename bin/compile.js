@@ -35,7 +35,7 @@ const CURRENT = join(DIST, "current.json");
 const USER_CACHE = join(tmpdir(), `runbook-cache-${process.getuid?.() ?? "user"}`);
 const SOURCE_DIRS = ["runner", "tasks", "roles"];
 /** The public API module ("runbook"): the engine with the task library installed. */
-const SOURCE_FILES = ["index.ts"];
+const SOURCE_FILES = ["index.ts", "cli.ts"];
 /** Files whose change invalidates every build (the build logic itself). */
 const META = ["bin/compile.js", "package.json"];
 /** Old builds are removed once this old: a long run may still import from one. */
