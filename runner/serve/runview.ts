@@ -130,7 +130,7 @@ export function runView(runId: string, events: StampedEvent[]): RunView {
     }
   }
   const state = start ? runState(start, end) : "crashed";
-  const view: RunView = { runId, start, end, state, hosts: [...hosts.values()], messages, lastSeq: events.at(-1)?.seq ?? 0, timeline: { width: 0, height: 0, rows: [], ticks: [] } };
+  const view: RunView = { runId, start, end, state, hosts: [...hosts.values()], messages, lastSeq: events.at(-1)?.seq ?? 0, timeline: { width: 0, height: 0, rows: [], bars: 0, ticks: [] } };
   view.timeline = timeline(view, events.length ? at(events.at(-1)!) : 0);
   return view;
 }
@@ -153,6 +153,8 @@ export interface Timeline {
   width: number;
   height: number;
   rows: { name: string; y: number; bars: TimelineBar[] }[];
+  /** How many bars in all (none yet: the page leaves the picture out). */
+  bars: number;
   ticks: { x: number; label: string }[];
 }
 
@@ -170,7 +172,8 @@ export function timeline(v: RunView, lastAt: number): Timeline {
     const y = TOP + i * ROW_H;
     const bars = h.tasks.map((t) => {
       const end = t.endAt ?? lastAt;
-      const w = Math.max(2, x(end) - x(t.startAt));
+      // A quick failure is still a visible mark.
+      const w = Math.max(t.status === "failed" ? 5 : 2, x(end) - x(t.startAt));
       const secs = ((end - t.startAt) / 1000).toFixed(2);
       return { x: x(t.startAt), y: y + 4, w, h: ROW_H - 8, cls: `bar-${t.status}`, title: `${h.name}: ${t.task} — ${t.status}, ${secs} s`, failed: t.status === "failed" };
     });
@@ -179,7 +182,7 @@ export function timeline(v: RunView, lastAt: number): Timeline {
   const step = niceStep(total / 6);
   const ticks = [];
   for (let ms = 0; ms <= total; ms += step) ticks.push({ x: x(ms), label: `${(ms / 1000).toFixed(step < 1000 ? 1 : 0)} s` });
-  return { width: LABEL_W + PLOT_W + 20, height: TOP + rows.length * ROW_H + 8, rows, ticks };
+  return { width: LABEL_W + PLOT_W + 20, height: TOP + rows.length * ROW_H + 8, rows, bars: rows.reduce((n, r) => n + r.bars.length, 0), ticks };
 }
 
 function niceStep(raw: number): number {
