@@ -52,6 +52,10 @@ function startServer(args: string[], env: NodeJS.ProcessEnv): Promise<{ url: str
   });
 }
 
+function exited(child: ChildProcess): Promise<unknown> {
+  return new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once("exit", r)));
+}
+
 /** Every HTML, text and JSON response body a page received, for the canary search. */
 function recordResponses(page: Page, into: string[]): void {
   page.on("response", async (r) => {
@@ -90,7 +94,9 @@ s("serve: jobs, live log, run page, CLI runs, history, roles, CSRF, and the cana
   const state = mkdtempSync(join(tmpdir(), "rb-serve-state-"));
   const extraInv = join(state, "..", `rb-serve-inv-${randomBytes(3).toString("hex")}.yml`);
   writeFileSync(extraInv, `all:\n  vars:\n    deployPassword: !secret '${INV_SECRET}'\n`);
-  const server = await startServer(["-i", lab.inventory, "-i", extraInv, "--playbooks", "test/fixtures/serve"], { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "admin-pass-1" });
+  const serveArgs = ["-i", lab.inventory, "-i", extraInv, "--playbooks", "test/fixtures/serve"];
+  let server = await startServer(serveArgs, { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "admin-pass-1" });
+  const firstServer = server;
   const { url } = server;
   const seen: string[] = [];
   let browser: Browser | undefined;
@@ -233,7 +239,7 @@ s("serve: jobs, live log, run page, CLI runs, history, roles, CSRF, and the cana
       ["pages and responses", seen.join("\n")],
       ["the database", dbText],
       ["the history files", runFiles.join("\n")],
-      ["the server's output", server.output()],
+      ["the server's output", firstServer.output()],
     ] as const) {
       assert.not.ok(text.includes(CANARY), `${where} hold the canary`);
       assert.not.ok(text.includes(Buffer.from(CANARY).toString("base64")), `${where} hold the canary in base64`);
@@ -241,11 +247,35 @@ s("serve: jobs, live log, run page, CLI runs, history, roles, CSRF, and the cana
     assert.ok(seen.length > 10, `responses were recorded (${seen.length})`);
     // It did reach the hosts, where it was sent.
     assert.is((await ssh(lab, t1, "cat /srv/serve-demo/token")).stdout, CANARY);
+
+    // Killing the server mid-run loses no record: on the next start the run is crashed, never running.
+    await gate(lab, false);
+    await page.goto(`${url}/jobs/deploy`);
+    await page.type("input[name=opt_token]", CANARY);
+    await Promise.all([page.waitForNavigation(), page.click("button#run")]);
+    const killedRun = page.url().split("/").pop()!;
+    await page.waitForFunction((h) => (document.querySelector(`#host-${h} li[data-task="wait for the gate"] pre.out`)?.textContent ?? "").includes("tick"), {}, t1);
+    server.child.kill("SIGKILL");
+    await exited(server.child);
+    // No admin password this time: the users are in the store.
+    server = await startServer(serveArgs, { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "" });
+    await gate(lab, true);
+    const page2 = await browser.newPage();
+    page2.setDefaultTimeout(WAIT);
+    recordResponses(page2, seen);
+    await login(page2, server.url, "admin", "admin-pass-1");
+    await page2.goto(`${server.url}/history`);
+    const states = await page2.$$eval("#history tr.run", (rows) => rows.map((r) => [(r as HTMLElement).dataset.run, r.querySelector(".badge")?.textContent]));
+    assert.equal(states, [[killedRun, "crashed"], [cliRunId, "ok"], [uiRun, "failed (2)"]]);
+    await page2.goto(`${server.url}/runs/${killedRun}`);
+    assert.is(await page2.$eval("#run-status", (e) => e.textContent), "crashed");
+    assert.not.ok(seen.join("\n").includes(CANARY), "no page after the restart holds the canary");
+    assert.not.ok(readFileSync(join(state, "runs", `${killedRun}.jsonl`), "utf8").includes(CANARY));
   } finally {
     cli?.kill("SIGKILL");
     await browser?.close();
     server.child.kill("SIGTERM");
-    await new Promise((r) => (server.child.exitCode !== null ? r(null) : server.child.once("exit", r)));
+    await exited(server.child);
   }
 });
 
