@@ -9,6 +9,8 @@
  * from source for minutes at `npm ci` here, and history is written once and
  * read by scanning run headers; an append-only log per run does that with
  * no native dependency. Queries read the first and last line of each file.
+ * (`runbook serve` indexes these files in SQLite for its history page:
+ * serve/store.ts; the files stay the record.)
  */
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
