@@ -24,7 +24,8 @@
  * network namespaces ping each other across hosts; a changed encap IP
  * changes only that chassis; a killed NB leader is replaced, writes go on,
  * and the next run brings the member back; a member whose databases are
- * wiped rejoins, and the membership has exactly 3 servers.
+ * wiped rejoins, and the membership has exactly 3 servers; a join while the
+ * cluster has no leader fails saying what each member reports.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -276,6 +277,29 @@ s("a member's databases wiped (the first member, rebuilt): the rerun joins it to
   assert.match(await out(lab, t1, `ovn-nbctl --db=tcp:${t1.address}:6641 --no-leader-only ls-list`), /ls0[^]*after-the-kill|after-the-kill[^]*ls0/, "tnode1 has the cluster's data again");
   const again = await play(inventory, [], state);
   for (const [name, c] of Object.entries(recap(again.stdout))) assert.is(c.changed, 0, `${name}:\n${moved(again.stdout, name)}`);
+});
+
+s("a member to join a cluster that has no leader fails clearly, saying what each member reports; once quorum is back it joins", async ({ lab }) => {
+  const [, t2, t3] = lab.hosts as [LabHost, LabHost, LabHost];
+  // tnode2's NB server stopped, tnode3's NB database wiped: tnode1 alone has no majority.
+  await ssh(lab, t2, "systemctl stop ovn-ovsdb-server-nb");
+  await ssh(lab, t3, "/usr/share/ovn/scripts/ovn-ctl stop_nb_ovsdb; rm -f /var/lib/ovn/ovnnb_db.db");
+  await poll(30, async () => (await status(lab, lab.hosts[0]!, "nb"))?.leader === "unknown", "tnode1 alone loses the leader");
+  const short = ovnInventory(lab, "short-wait", (inv) => {
+    inv.tnode3!.ovn.leaderTimeout = 8;
+  });
+  const r = await play(short, ["--limit", "tnode3"], state);
+  assert.is(r.code, 2, r.stdout.slice(-3000));
+  const failed = results(r.stdout).filter((e) => e.status === "failed");
+  assert.equal(failed.map((e) => `${e.host} ${e.task}`), ["tnode3 wait until the OVN_Northbound cluster has a leader"]);
+  assert.match(failed[0]!.reason, /^timed out after \d+ s; still missing: tnode1: [^;]*leader unknown; tnode2: .*(cannot connect|No such file)/);
+  assert.not.ok(results(r.stdout).some((e) => /join the raft cluster/.test(e.task)), "it did not join");
+  assert.is(await out(lab, t3, "test -e /var/lib/ovn/ovnnb_db.db || echo none"), "none\n", "no database made while there is no leader");
+
+  const back = await play(inventory, [], state);
+  assert.is(back.code, 0, back.stderr + back.stdout.slice(-3000));
+  await poll(60, () => healthy(lab, "nb"), "3 NB servers and one leader again");
+  for (const h of lab.hosts) assert.is((await status(lab, h, "nb"))!.servers.length, 3, `${h.name}: exactly 3 servers`);
 });
 
 s.run();
