@@ -90,6 +90,9 @@ export interface SshTarget {
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_RETRIES = 2;
 const DEFAULT_CHANNELS = 8;
+/** `$$`, `${$}`, `$PPID`, `${PPID}` in a command line. */
+const OWN_PID = /\$(\$|\{\$\}|PPID\b|\{PPID\})/;
+
 /** Long-lived remote shells per connection (each holds one channel slot); see shell.ts. */
 const MAX_SHELLS = 2;
 /** ssh-level keepalive: a vanished host fails its runs within about a minute. */
@@ -217,7 +220,10 @@ export class SshConnection extends PosixConnection {
     if (this.lost) throw this.lost;
     if (opts.stdin === undefined) {
       const shell = await this.idleShell();
-      if (shell) return shell.run(line, opts.deadlineMs, opts);
+      // A command that names its own shell's pid ($$, $PPID: temp names,
+      // `kill $$`) gets a shell of its own, as on an exec channel; in the
+      // subshell they would name the long-lived shell.
+      if (shell) return shell.run(OWN_PID.test(line) ? `exec /bin/sh -c ${shq(line)}` : line, opts.deadlineMs, opts);
     }
     await this.slots.acquire();
     try {
