@@ -1,9 +1,10 @@
 /** Pieces shared by the commands that reach hosts (play, run, facts). */
 import { existsSync } from "node:fs";
-import { openConnection, type OpenOptions } from "../connection/index.ts";
+import { openConnection, uncheckedHostKeys, type OpenOptions } from "../connection/index.ts";
 import { InputError } from "../errors.ts";
 import type { Connection } from "../connection/types.ts";
 import { loadInventory, type Inventory } from "../inventory/index.ts";
+import { foldNodeset } from "../nodeset.ts";
 import { resolvePattern } from "../patterns.ts";
 import { hostVars } from "../vars.ts";
 
@@ -48,6 +49,14 @@ export function checkSshConfigs(inv: Inventory, hosts: string[], flag: string | 
   }
 }
 
+/**
+ * The one warning of a run where some hosts' keys are not checked
+ * (`StrictHostKeyChecking no`), so nobody runs that way unknowingly.
+ */
+export function uncheckedWarning(hosts: string[]): string {
+  return `host key checking is off for ${foldNodeset(hosts)} (StrictHostKeyChecking no in the inventory's ssh options or the ssh config): their identity is not verified`;
+}
+
 /** Prints a connection retry as it happens (12 s of silence otherwise), on stderr: stdout may be JSON. */
 export const retryToStderr: OpenOptions["onRetry"] = (r) =>
   process.stderr.write(`${r.host}: ${r.reason}; trying again in ${r.waitMs / 1000} s (attempt ${r.attempt} of ${r.attempts})\n`);
@@ -60,6 +69,8 @@ export async function eachHost<T>(
   fn: (conn: Connection, host: string) => Promise<T>,
 ): Promise<Map<string, { ok: true; value: T } | { ok: false; error: string }>> {
   const results = new Map<string, { ok: true; value: T } | { ok: false; error: string }>();
+  const unchecked = uncheckedHostKeys(hosts.map((h) => inv.hosts.get(h)!), opts);
+  if (unchecked.length) process.stderr.write(`warning: ${uncheckedWarning(unchecked)}\n`);
   const queue = [...hosts];
   const worker = async () => {
     for (let host = queue.shift(); host !== undefined; host = queue.shift()) {
@@ -70,7 +81,7 @@ export async function eachHost<T>(
           acceptNewHostKeys: opts.acceptNewHostKeys,
           vars: hostVars(inv, host).vars,
           sshConfig: opts.sshConfig,
-          password: opts.password,
+          password: opts.password ?? h.conn.password?.reveal(),
           onRetry: retryToStderr,
         });
         results.set(host, { ok: true, value: await fn(conn, host) });

@@ -31,6 +31,8 @@ export const command: Command = {
       },
     });
     const inv = await loadInventory(values.inventory?.length ? values.inventory : ["inventory"]);
+    // On stderr: stdout may be JSON for a script.
+    if (inv.ignored.size) process.stderr.write(ignoredNote(inv.ignored));
     if (values.vars) {
       if (!inv.hosts.has(values.vars)) throw new ExitError(EXIT.input, `host "${values.vars}" is not in the inventory`);
       const { vars, sources } = hostVars(inv, values.vars);
@@ -61,6 +63,15 @@ export const command: Command = {
     return 0;
   },
 };
+
+/**
+ * Ansible's own settings runbook has no use for, each once with where it
+ * was set, so a user moving over sees what will not take effect.
+ */
+function ignoredNote(ignored: Map<string, string[]>): string {
+  const lines = [...ignored].map(([key, where]) => `  ${key}    # ${where[0]}${where.length > 1 ? ` and ${where.length - 1} more` : ""}`);
+  return `understood by Ansible, ignored by runbook (not passed on as variables):\n${lines.join("\n")}\n`;
+}
 
 /** ansible-inventory --graph style. */
 function graph(inv: Inventory, group: string, only: Set<string>, depth: number): string[] {

@@ -7,7 +7,7 @@ import { resolve, dirname } from "node:path";
 import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
 import { existsSync } from "node:fs";
-import { openConnection } from "../connection/index.ts";
+import { openConnection, uncheckedHostKeys } from "../connection/index.ts";
 import type { Connection } from "../connection/types.ts";
 import { EventBus } from "../events.ts";
 import { EXIT, ExitError, InputError } from "../errors.ts";
@@ -28,7 +28,7 @@ import { Redactor, Secret } from "../secret.ts";
 import { PendingHandlers } from "../state.ts";
 import { hostVars, inventoryGroups, parseExtraVars, withMagicVars } from "../vars.ts";
 import type { Command } from "./main.ts";
-import { checkSshConfigs } from "./common.ts";
+import { checkSshConfigs, uncheckedWarning } from "./common.ts";
 import { listHosts, listTasks, placeholderAnswers, syntaxCheck } from "./play-list.ts";
 
 const USAGE = `runbook play FILE [options]
@@ -154,7 +154,7 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
   // Every Secret that entered (`!secret` in YAML, role parameters declared
   // t.secret(), a playbook's secret()) is known before the first event.
   redactor.collect(extraVars);
-  for (const host of inv.hosts.keys()) redactor.collect(hostVars(inv, host).vars);
+  for (const [host, h] of inv.hosts) redactor.collect([hostVars(inv, host).vars, h.conn.password, h.conn.becomePassword]);
   for (const p of prepared) for (const host of p.hosts) redactor.collect([p.vars.get(host), p.params.get(host)]);
 
   const runId = newRunId();
@@ -176,7 +176,7 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
       c = openConnection(values.user ? { ...h, conn: { ...h.conn, user: values.user } } : h, {
         acceptNewHostKeys: !!values["accept-new-host-keys"],
         vars: hostVars(inv, host).vars,
-        password: sshPassword,
+        password: sshPassword ?? h.conn.password?.reveal(),
         sshConfig: values["ssh-config"],
         onRetry: (r) => bus.emit({ type: "message", level: "warn", host, text: `${r.host === host ? "" : `jump host ${r.host}: `}${r.reason}; trying again in ${r.waitMs / 1000} s (attempt ${r.attempt} of ${r.attempts})` }),
       });
@@ -186,6 +186,10 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
   };
 
   const started = Date.now();
+  const unchecked = uncheckedHostKeys(
+    [...new Set(plays.flatMap((p) => p.hosts))].map((h) => inv.hosts.get(h)!),
+    { acceptNewHostKeys: !!values["accept-new-host-keys"], sshConfig: values["ssh-config"] },
+  );
   bus.emit({
     type: "run.start",
     runId,
@@ -198,6 +202,8 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
     pid: process.pid,
     pidStart: processStartTime(process.pid),
   });
+
+  if (unchecked.length) bus.emit({ type: "message", level: "warn", text: uncheckedWarning(unchecked) });
 
   // Every run ends with a recap and an end record, however it ends: done,
   // stopped by a signal, aborted by a second one, or by a bug.
@@ -252,7 +258,7 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
       groups: inventoryGroups(inv),
       forks,
       forceHandlers: !!values["force-handlers"],
-      become: { password: becomePassword },
+      become: { password: becomePassword, passwordOf: (host) => inv.hosts.get(host)?.conn.becomePassword?.reveal() },
       pending: new PendingHandlers(),
       runId,
       onAbort: (fn) => {

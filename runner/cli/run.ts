@@ -58,7 +58,9 @@ async function adhoc(args: string[]): Promise<number> {
   const wantsBecome = values.become || values["become-user"] !== undefined || values["ask-become-pass"];
   const become = wantsBecome ? { user: values["become-user"] ?? "root", password } : undefined;
   const timeoutMs = timeout === undefined ? undefined : timeout * 1000;
-  const results = await eachHost(inv, hosts, connectOptions(values), (conn) => conn.run(cmd, { become, timeoutMs }));
+  // The inventory's sudo password of each host, unless one was given for all.
+  const becomeOf = (host: string) => become && { ...become, password: become.password ?? inv.hosts.get(host)!.conn.becomePassword?.reveal() };
+  const results = await eachHost(inv, hosts, connectOptions(values), (conn, host) => conn.run(cmd, { become: becomeOf(host), timeoutMs }));
 
   let exit: number = EXIT.ok;
   if (values.json) {
