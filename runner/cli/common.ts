@@ -7,6 +7,7 @@ import { loadInventory, type Inventory } from "../inventory/index.ts";
 import { foldNodeset } from "../nodeset.ts";
 import { resolvePattern } from "../patterns.ts";
 import { hostVars } from "../vars.ts";
+import { VAULT_OPTIONS, vaultKeys, type VaultValues } from "./vault.ts";
 
 export const HOST_OPTIONS = {
   inventory: { type: "string", short: "i", multiple: true },
@@ -15,11 +16,13 @@ export const HOST_OPTIONS = {
   "accept-new-host-keys": { type: "boolean" },
   forks: { type: "string", short: "f" },
   json: { type: "boolean" },
+  ...VAULT_OPTIONS,
 } as const;
 
 /** The inventory and the hosts a pattern selects; `-F` (or the inventory's sshConfig) checked. */
-export async function hostsFor(pattern: string, values: { inventory?: string[]; "ssh-config"?: string }): Promise<{ inv: Inventory; hosts: string[] }> {
-  const inv = await loadInventory(values.inventory?.length ? values.inventory : ["inventory"]);
+export async function hostsFor(pattern: string, values: { inventory?: string[]; "ssh-config"?: string } & VaultValues): Promise<{ inv: Inventory; hosts: string[] }> {
+  const vault = await vaultKeys(values, { interactive: !!process.stdin.isTTY });
+  const inv = await loadInventory(values.inventory?.length ? values.inventory : ["inventory"], { vault });
   const hosts = resolvePattern(inv, pattern);
   checkSshConfigs(inv, hosts, values["ssh-config"]);
   return { inv, hosts };

@@ -29,6 +29,7 @@ import { PendingHandlers } from "../state.ts";
 import { hostVars, inventoryGroups, parseExtraVars, withMagicVars } from "../vars.ts";
 import type { Command } from "./main.ts";
 import { checkSshConfigs, uncheckedWarning } from "./common.ts";
+import { VAULT_OPTIONS, VAULT_USAGE, vaultKeys } from "./vault.ts";
 import { listHosts, listTasks, placeholderAnswers, syntaxCheck } from "./play-list.ts";
 
 const USAGE = `runbook play FILE [options]
@@ -48,6 +49,7 @@ const USAGE = `runbook play FILE [options]
       --force-handlers     run notified handlers even on hosts that failed
       --start-at-task NAME skip tasks until one whose name contains NAME
       --accept-new-host-keys  trust and record unknown SSH host keys
+${VAULT_USAGE}
       --json               one JSON event per line instead of text
   -v, --verbose            also ok/skipped tasks with reasons (-vv: commands)
       --syntax-check       load the playbook and match its patterns; run nothing
@@ -93,6 +95,7 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
       "accept-new-host-keys": { type: "boolean" },
       json: { type: "boolean" },
       verbose: { type: "boolean", short: "v", multiple: true },
+      ...VAULT_OPTIONS,
     },
   });
   if (positionals.length !== 1) throw new ExitError(EXIT.input, `play needs exactly one playbook file\nusage: ${USAGE}`);
@@ -102,9 +105,10 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
   const list = (v: string[] | undefined) => (v ?? []).flatMap((x) => x.split(",")).map((x) => x.trim()).filter(Boolean);
 
   const pb = await loadPlaybook(file);
-  const inv = await loadInventory(values.inventory?.length ? values.inventory : ["inventory"]);
-  const extraVars = parseExtraVars(values["extra-vars"] ?? []);
   const interactive = deps.interactive ?? !!process.stdin.isTTY;
+  const vault = await vaultKeys(values, { interactive, ask: deps.ask });
+  const inv = await loadInventory(values.inventory?.length ? values.inventory : ["inventory"], { vault });
+  const extraVars = parseExtraVars(values["extra-vars"] ?? []);
 
   // Hosts of each play, with --limit.
   const plays = pb.plays.map((p) => {
@@ -136,6 +140,7 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
   const prompts: Prompt[] = plays.filter((p) => p.hosts.length).flatMap((p) => p.play.prompts ?? []);
   const answers = await answerPrompts(prompts, { extraVars, env: process.env, interactive, ask: deps.ask });
   for (const s of answers.secrets) redactor.add(s);
+  for (const p of vault.passwords) redactor.add(p.password);
   let becomePassword = process.env.RUNBOOK_BECOME_PASSWORD;
   if (values["ask-become-pass"] && becomePassword === undefined) {
     if (!interactive) throw new InputError("-K needs a terminal to ask the sudo password on; set RUNBOOK_BECOME_PASSWORD instead");

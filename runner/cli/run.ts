@@ -8,6 +8,7 @@ import { EXIT, ExitError, InputError } from "../errors.ts";
 import { foldNodeset } from "../nodeset.ts";
 import { inquirerAsk } from "../prompts.ts";
 import type { Command } from "./main.ts";
+import { VAULT_USAGE } from "./vault.ts";
 import { connectOptions, eachHost, HOST_OPTIONS, hostsFor } from "./common.ts";
 
 const USAGE = `runbook run PATTERN [options] -- COMMAND...
@@ -21,6 +22,7 @@ const USAGE = `runbook run PATTERN [options] -- COMMAND...
       --timeout SECONDS       stop the command after SECONDS on each host (exit 124, as timeout(1))
   -f, --forks N               hosts at once (default 50)
       --accept-new-host-keys  trust and record unknown SSH host keys
+${VAULT_USAGE}
       --json                  one JSON object per host`;
 
 export const command: Command = {

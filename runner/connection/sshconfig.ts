@@ -138,8 +138,8 @@ export function resolveSshConfig(source: SshConfigSource, host: string, opts: Ss
     try {
       text = ctx.readFile(source);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return { identityFiles: [] };
-      throw err;
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      text = ""; // no file: no settings from it, as ssh
     }
     parse(text, source, ctx, true, 0);
   } else {

@@ -10,6 +10,7 @@
 
 import { InputError } from "../errors.ts";
 import { ANSIBLE_KEYS, mergeConnection, resolveConnection, splitConnection } from "./connection.ts";
+import { secretStrings } from "./vault.ts";
 import type { ConnectionDefaults, Inventory, InventoryGroup, InventoryHost, SourceRef } from "./types.ts";
 
 /** Variables read from one place, as a loader hands them over. */
@@ -44,6 +45,8 @@ export class InventoryBuilder {
   private readonly groups = new Map<string, GroupDraft>();
   /** Ansible keys runbook does not use -> where each was set. */
   private readonly ignored = new Map<string, string[]>();
+  /** While set, every string variable added is made a Secret (a vault-encrypted inventory file). */
+  secretStrings = false;
 
   constructor() {
     this.group("all", BUILT_IN);
@@ -116,7 +119,8 @@ export class InventoryBuilder {
   }
 
   private addVars(target: Draft, owner: string, block: VarBlock, aliases: typeof ANSIBLE_KEYS): void {
-    const { conn, rest, ignored } = splitConnection(block, owner, aliases);
+    const vars = this.secretStrings ? (secretStrings(block.vars) as Record<string, unknown>) : block.vars;
+    const { conn, rest, ignored } = splitConnection({ ...block, vars }, owner, aliases);
     target.conn = mergeConnection(target.conn, conn);
     for (const [key, value] of Object.entries(rest.vars)) {
       target.vars[key] = value;

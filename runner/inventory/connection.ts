@@ -126,8 +126,10 @@ export function splitConnection(block: VarBlock, owner: string, aliases = ANSIBL
   return { conn, rest, ignored };
 
   function apply(set: Setter, key: string): void {
+    // A vault-encrypted address or user is used as it is; passwords become Secrets again in their setter.
+    const value = block.vars[key];
     try {
-      set(conn, block.vars[key], key);
+      set(conn, value instanceof Secret ? value.reveal() : value, key);
     } catch (e) {
       if (!(e instanceof FieldError)) throw e;
       throw new InputError(`${owner}: ${e.message}`, { file: block.file, line: block.lines?.[key] });

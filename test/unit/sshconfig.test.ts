@@ -174,6 +174,7 @@ test("ssh -o options: one mapping with the config file; they win over it; unsupp
     options: ["StrictHostKeyChecking no", "UserKnownHostsFile /dev/null"],
   });
   assert.equal(cfg, { identityFiles: [], strictHostKeyChecking: "no", userKnownHostsFiles: ["/dev/null"], serverAliveInterval: 30, user: "ada" });
+  assert.equal(resolveSshConfig("/nonexistent/config", "x", { ...opts, options: ["ConnectTimeout 3"] }), { identityFiles: [], connectTimeout: 3 }, "options apply without a config file");
 });
 
 test("sshTarget: inventory ssh options drive host-key checking, known_hosts, IdentitiesOnly, keepalive, ProxyCommand", () => {
