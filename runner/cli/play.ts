@@ -108,7 +108,7 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
   const interactive = deps.interactive ?? !!process.stdin.isTTY;
   const vault = await vaultKeys(values, { interactive, ask: deps.ask });
   const inv = await loadInventory(values.inventory?.length ? values.inventory : ["inventory"], { vault });
-  const extraVars = parseExtraVars(values["extra-vars"] ?? []);
+  const extraVars = parseExtraVars(values["extra-vars"] ?? [], vault);
 
   // Hosts of each play, with --limit.
   const plays = pb.plays.map((p) => {

@@ -567,8 +567,9 @@ function proxyCommandSocket(target: SshTarget, port: number, user: string): Dupl
       child.stdout.resume();
     },
     write(chunk: Buffer, _enc, done) {
+      // A command that exited cannot take more; its exit (below) says why.
       if (!child.stdin.writable) return done();
-      child.stdin.write(chunk, (err) => done(err ?? undefined));
+      child.stdin.write(chunk, () => done());
     },
     final(done) {
       child.stdin.end();
@@ -582,12 +583,13 @@ function proxyCommandSocket(target: SshTarget, port: number, user: string): Dupl
   child.stdout.on("data", (d: Buffer) => {
     if (!sock.push(d)) child.stdout.pause();
   });
-  child.stdout.on("end", () => sock.push(null));
-  child.stdin.on("error", () => undefined); // the command exited: its exit says why
+  child.stdin.on("error", () => undefined);
   child.on("error", (err) => sock.destroy(new Error(`ProxyCommand ${JSON.stringify(command)}: ${err.message}`)));
-  child.on("exit", (code, signal) => {
+  // The end of the stream is told once the command is gone, with its reason when it failed.
+  child.on("close", (code, signal) => {
     const why = stderr.trim() ? `: ${stderr.trim().replace(/\s*\n\s*/g, "; ")}` : "";
-    if (code !== 0 && !sock.destroyed) sock.destroy(new Error(`ProxyCommand ${JSON.stringify(command)} exited with ${signal ?? code}${why}`));
+    if (code === 0 || sock.destroyed) sock.push(null);
+    else sock.destroy(new Error(`ProxyCommand ${JSON.stringify(command)} exited with ${signal ?? code}${why}`));
   });
   return sock;
 }

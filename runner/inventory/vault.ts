@@ -74,7 +74,16 @@ export class VaultKeys {
  * @example const { text, encrypted } = await readVaultFile("group_vars/db.yml", keys)
  */
 export async function readVaultFile(file: string, vault: VaultKeys): Promise<{ text: string; encrypted: boolean }> {
-  const text = await readFile(file, "utf8");
+  return decryptFile(file, await readFile(file, "utf8"), vault);
+}
+
+/**
+ * A file's text as read, or decrypted when Ansible's vault encrypted it
+ * whole; a failure is an InputError naming the file.
+ *
+ * @example decryptFile("vars.yml", text, keys) // { text: "db_password: x\n", encrypted: true }
+ */
+export function decryptFile(file: string, text: string, vault: VaultKeys): { text: string; encrypted: boolean } {
   if (!isVaultText(text)) return { text, encrypted: false };
   try {
     return { text: vault.decrypt(text), encrypted: true };

@@ -256,4 +256,19 @@ s("StrictHostKeyChecking=no from ansible_ssh_common_args connects to hosts whose
   assert.is((played.stdout.match(warning) ?? []).length, 1, played.stdout);
 });
 
+s("ProxyCommand from ansible_ssh_common_args carries the connection (here: ssh -W through the other host)", async ({ lab }) => {
+  const dir = mkdtempSync(join(tmpdir(), "rb-ansible-pc-"));
+  const used = join(dir, "used");
+  const proxy = `echo %n >> ${used}; exec ssh -F ${lab.sshConfig} -o BatchMode=yes -W %h:%p tnode2`;
+  const inv = ansibleInventory(lab, dir, ["ansible_user=root", `ansible_ssh_common_args='-o UserKnownHostsFile=${lab.knownHosts} -o ProxyCommand="${proxy}"'`]);
+  const r = await runbook(["run", "tnode1", "-i", inv, "--", "hostname"], { env: emptyHome() });
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /\ntnode1\n/);
+  assert.is(readFileSync(used, "utf8"), "tnode1\n", "the command ran, once, with %n expanded");
+  const broken = ansibleInventory(lab, join(dir, "broken"), ["ansible_user=root", `ansible_ssh_common_args='-o ProxyCommand="echo no way >&2; exit 3"'`]);
+  const failed = await runbook(["run", "tnode1", "-i", broken, "--", "hostname"], { env: emptyHome() });
+  assert.is(failed.code, 4, failed.stdout + failed.stderr);
+  assert.match(failed.stdout, /ProxyCommand "echo no way >&2; exit 3" exited with 3: no way/);
+});
+
 s.run();

@@ -7,11 +7,14 @@
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { vaultKeys } from "../../runner/cli/vault.ts";
 import { isVaultText, secretStrings, VaultKeys } from "../../runner/inventory/vault.ts";
 import { Secret } from "../../runner/secret.ts";
+import { parseExtraVars } from "../../runner/vars.ts";
+import { loadInventory } from "../../runner/inventory/index.ts";
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/vault/${name}.vault`, import.meta.url), "utf8");
 const keys = (...pws: [string, string][]) => new VaultKeys(pws.map(([id, pw]) => ({ id, password: new Secret(pw), source: `${id}-file` })));
@@ -29,6 +32,22 @@ test("no password, a wrong one, a damaged vault: said plainly", () => {
   assert.throws(() => keys(["default", "nope"]).decrypt(fixture("prod-pw-two")), /no vault password given decrypts this \(vault id prod\); tried default \(default-file\)/);
   assert.throws(() => keys(["default", "pw-one"]).decrypt("$ANSIBLE_VAULT;1.0;AES\nxx"), /unsupported vault format 1.0;AES/);
   assert.throws(() => keys(["default", "pw-one"]).decrypt(fixture("default-pw-one").replace(/\n3162\n?$/, "\n31\n")), /damaged vault|no vault password/);
+});
+
+test("-e @file: a vault-encrypted extra vars file is decrypted, its strings Secrets", () => {
+  const file = fileURLToPath(new URL("../fixtures/vault/extra-vars.yml", import.meta.url));
+  const vars = parseExtraVars([`@${file}`], keys(["default", "pw-one"]));
+  assert.instance(vars.extra_secret, Secret);
+  assert.is((vars.extra_secret as Secret).reveal(), "from-extra-vars");
+  assert.is(vars.retries, 3);
+  assert.throws(() => parseExtraVars([`@${file}`]), /extra-vars.yml: vault-encrypted, and no vault password was given/);
+});
+
+test("a vault-encrypted inventory file: read as usual, its variables Secrets, its connection settings used", async () => {
+  const inv = await loadInventory([fileURLToPath(new URL("../fixtures/vault/inventory.ini", import.meta.url))], { vault: keys(["default", "pw-one"]) });
+  const db1 = inv.hosts.get("db1")!;
+  assert.equal([db1.conn.address, db1.conn.becomePassword?.reveal()], ["10.9.0.1", "sudo-9"]);
+  assert.instance(db1.vars.motd, Secret);
 });
 
 test("what a vault decrypts is secret: every string, numbers and booleans as they are", () => {
