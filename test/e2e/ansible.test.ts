@@ -28,7 +28,7 @@ import type { Lab } from "../lab/lab.ts";
 import { labSuite, ssh } from "../lab/fixture.ts";
 import { run } from "../lab/sh.ts";
 import { ensureCommands } from "../lab/tools.ts";
-import { results, runbook, stateDir } from "./harness.ts";
+import { results, runbook, stateDir, underPty } from "./harness.ts";
 
 await ensureCommands({ "ansible-inventory": "ansible-core", "ansible-vault": "ansible-core" }, (l) => console.error(l));
 
@@ -189,8 +189,9 @@ compare("INI + YAML, ranges, children, vars, ssh args, an encrypted group_vars f
 compare.run();
 
 /** An Ansible-style INI inventory of the lab hosts, with `vars` lines for [lab:vars]. */
-function ansibleInventory(lab: Lab, dir: string, vars: string[]): string {
-  const lines = ["[lab]", ...lab.hosts.map((h) => `${h.name} ansible_host=${h.address}`), "", "[lab:vars]", `ansible_ssh_private_key_file=${lab.key}`, ...vars, ""];
+function ansibleInventory(lab: Lab, dir: string, vars: string[], opts: { key?: boolean } = {}): string {
+  const key = opts.key === false ? [] : [`ansible_ssh_private_key_file=${lab.key}`];
+  const lines = ["[lab]", ...lab.hosts.map((h) => `${h.name} ansible_host=${h.address}`), "", "[lab:vars]", ...key, ...vars, ""];
   write(dir, { "inventory/hosts": lines.join("\n") });
   return join(dir, "inventory");
 }
@@ -237,6 +238,14 @@ s("a play whose sudo password and data come from the vault works; the decrypted 
     for (const v of [...Object.values(V), "lab-vault-pw"]) assert.not.ok(out.includes(v), `${where} holds ${v}`);
   }
   assert.match(text.stdout, /secret content hidden/, "the diffs of files with vault data show sizes only");
+
+  // The login password from the vault too (no key, no agent), the vault password asked on a terminal.
+  const byPassword = ansibleInventory(lab, join(dir, "by-password"), ["ansible_user=vaultops", `ansible_ssh_common_args='-o UserKnownHostsFile=${lab.knownHosts}'`], { key: false });
+  write(dir, { "by-password/inventory/group_vars/lab.yml": await vaultString("ansible_password", V.sudo, `default@${dir}/pw`) });
+  const asked = await underPty(["run", "all", "-i", byPassword, "--ask-vault-pass", "--", "id -un"], [[/Vault password/, "lab-vault-pw\r"]], { ...emptyHome(), SSH_AUTH_SOCK: "" });
+  assert.is(asked.code, 0, asked.out);
+  assert.match(asked.out, /tnode\[1-2\] \(2\)\r?\n-+\r?\nvaultops/);
+  for (const v of [V.sudo, "lab-vault-pw"]) assert.not.ok(asked.out.includes(v), `the terminal shows ${v}`);
 });
 
 s("StrictHostKeyChecking=no from ansible_ssh_common_args connects to hosts whose keys are unknown, and says so once", async ({ lab }) => {
