@@ -19,12 +19,17 @@
 // `import.meta.url` in every compiled file is replaced by the URL of the
 // source file, so roles find their templates beside their source.
 //
+// The npm packages every run loads (zod, yaml, diff: ~210 files) are
+// bundled into one file each under dist/<build>/vendor/, and runbook's
+// compiled files and users' bundles import those: Node's loader costs per
+// file, and this halves the CPU a one-task play spends loading modules.
+//
 // A user who cannot write dist/ keeps bundles in a private cache under the
 // temp dir, and falls back to tsx while the build is stale.
 import { createHash } from "node:crypto";
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { SourceMap } from "node:module";
+import { createRequire, SourceMap } from "node:module";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -35,13 +40,17 @@ const CURRENT = join(DIST, "current.json");
 const USER_CACHE = join(tmpdir(), `runbook-cache-${process.getuid?.() ?? "user"}`);
 const SOURCE_DIRS = ["runner", "tasks", "roles"];
 /** The public API module ("runbook"): the engine with the task library installed. */
-const SOURCE_FILES = ["index.ts"];
+const SOURCE_FILES = ["index.ts", "cli.ts"];
+/** npm packages bundled into one file each (see the top); imported by these exact names only. */
+// (Not ssh2: bundled, it loads in twice the CPU of its 27 files, since its
+// lazily required parts, such as the server and SFTP, become eager.)
+const VENDOR = ["zod", "yaml", "diff"];
 /** Files whose change invalidates every build (the build logic itself). */
-const META = ["bin/compile.js", "package.json"];
+const META = ["bin/compile.js", "package.json", "package-lock.json"];
 /** Old builds are removed once this old: a long run may still import from one. */
 const KEEP_OLD_MS = 24 * 3600_000;
 
-/** @typedef {{ id: string; dir: string; sources: Record<string, [number, number]> }} Build */
+/** @typedef {{ id: string; dir: string; sources: Record<string, [number, number]>; vendor?: string[] }} Build */
 
 const stamp = (file) => {
   const s = statSync(file);
@@ -112,8 +121,9 @@ export async function build() {
   const dir = join(DIST, id);
   /** @type {Record<string, [number, number]>} */
   const stamps = {};
-  for (const rel of [...META, ...sources]) stamps[rel] = stamp(join(ROOT, rel));
+  for (const rel of [...META.filter((f) => existsSync(join(ROOT, f))), ...sources]) stamps[rel] = stamp(join(ROOT, rel));
   try {
+    const vendored = await buildVendor(esbuild, dir);
     await esbuild.build({
       absWorkingDir: ROOT,
       entryPoints: sources,
@@ -132,6 +142,7 @@ export async function build() {
           setup(b) {
             // Every relative import stays an import, of the compiled file.
             b.onResolve({ filter: /^\.\.?\// }, (a) => (a.kind === "entry-point" ? undefined : { path: a.path.replace(/\.ts$/, ".js"), external: true }));
+            b.onResolve({ filter: /^[\w@]/ }, (a) => (vendored.has(a.path) ? { path: vendored.get(a.path), external: true } : undefined));
             b.onLoad({ filter: /\.ts$/ }, (a) => ({ contents: withSourceLocation(a.path), loader: "ts" }));
           },
         },
@@ -142,10 +153,55 @@ export async function build() {
     throw buildError(err, ROOT);
   }
   const tmp = `${CURRENT}.${process.pid}`;
-  writeFileSync(tmp, JSON.stringify({ id, sources: stamps }));
+  writeFileSync(tmp, JSON.stringify({ id, sources: stamps, vendor: VENDOR }));
   renameSync(tmp, CURRENT);
   removeOldBuilds(id);
-  return { id, dir, sources: stamps };
+  return { id, dir, sources: stamps, vendor: VENDOR };
+}
+
+/**
+ * Bundles each VENDOR package into dist/<build>/vendor/NAME.js, an ES
+ * module with the package's named exports (a CommonJS package's names are
+ * read by requiring it once, here) and its default export. Returns package
+ * name -> the bundle's file URL; a package that cannot be bundled is left
+ * out (imported from node_modules as before).
+ */
+async function buildVendor(esbuild, dir) {
+  const require = createRequire(join(ROOT, "package.json"));
+  /** @type {Map<string, string>} */
+  const out = new Map();
+  for (const pkg of VENDOR) {
+    let names;
+    try {
+      names = Object.keys(require(pkg)).filter((n) => n !== "default" && n !== "__esModule" && /^[A-Za-z_$][\w$]*$/.test(n));
+    } catch {
+      continue;
+    }
+    const file = join(dir, "vendor", `${pkg}.js`);
+    const spec = JSON.stringify(pkg);
+    try {
+      await esbuild.build({
+        absWorkingDir: ROOT,
+        stdin: {
+          contents: `import * as m from ${spec};\nconst d = m.default ?? m;\nexport default d;\nexport const { ${names.join(", ")} } = m.${names[0]} !== undefined ? m : d;\n`,
+          resolveDir: ROOT,
+          loader: "js",
+        },
+        outfile: file,
+        bundle: true,
+        format: "esm",
+        platform: "node",
+        target: "node20",
+        logLevel: "silent",
+        // A CommonJS package's require() of a Node built-in, from the ES module bundle.
+        banner: { js: 'import { createRequire as __runbookRequire } from "node:module"; const require = __runbookRequire(import.meta.url);' },
+      });
+      out.set(pkg, pathToFileURL(file).href);
+    } catch {
+      // Left to node_modules.
+    }
+  }
+  return out;
 }
 
 function removeOldBuilds(keep) {
@@ -256,6 +312,11 @@ async function bundle(b, entry, outDir) {
               const rel = real.startsWith(ownPrefix) ? relative(ROOT, real) : null;
               if (rel && b.sources[rel]) {
                 return { path: pathToFileURL(join(b.dir, rel.replace(/\.ts$/, ".js"))).href, external: true };
+              }
+              // Packages runbook vendors: the same bundle its own modules import (one zod).
+              if (VENDOR.includes(a.path) && b.vendor?.includes(a.path) && real.startsWith(join(ROOT, "node_modules") + sep)) {
+                const vendored = join(b.dir, "vendor", `${a.path}.js`);
+                if (existsSync(vendored)) return { path: pathToFileURL(vendored).href, external: true };
               }
               // Other packages are imported where they were found.
               if (real.includes(`${sep}node_modules${sep}`)) return { path: pathToFileURL(real).href, external: true };

@@ -30,15 +30,12 @@ async function start() {
     if (build) {
       globalThis[Symbol.for("runbook.importModule")] = (file) => importBundled(build, file);
       globalThis[Symbol.for("runbook.sourceStack")] = sourceStack;
-      // The task library installs its methods on the host context first.
-      await import(pathToFileURL(join(build.dir, "index.js")).href);
-      const { main } = await import(pathToFileURL(join(build.dir, "runner/cli/main.js")).href);
+      const { main } = await import(pathToFileURL(join(build.dir, "cli.js")).href);
       return main(args);
     }
   }
   const { register } = await import("tsx/esm/api");
   register();
-  await import("../index.ts");
-  const { main } = await import("../runner/cli/main.ts");
+  const { main } = await import("../cli.ts");
   return main(args);
 }

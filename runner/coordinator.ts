@@ -117,6 +117,21 @@ export class PlayCoordinator {
     this.#waiting.clear();
   }
 
+  /** The hosts of the current `serial` batch (all of the play's without serial), in inventory order. */
+  get batch(): readonly string[] {
+    return [...this.#active];
+  }
+
+  /** Runs `fn` (a pause: waitUntil's sleep) without holding a --forks slot. */
+  async idle<T>(fn: () => Promise<T>): Promise<T> {
+    this.#slots?.release();
+    try {
+      return await fn();
+    } finally {
+      await this.#slots?.acquire();
+    }
+  }
+
   /** Registers a host's context so others can delegate to it. */
   register(host: Host): void {
     this.#hosts.set(host.name, host);

@@ -21,13 +21,14 @@ export interface HostCounts {
 export type RunEvent =
   | {
       type: "run.start";
-      runId: string;
+      /** The playbook as given, or for an ad-hoc command `run PATTERN -- COMMAND`. */
       playbook: string;
+      /** An ad-hoc command (`runbook run`), not a playbook. */
+      adhoc?: boolean;
       user: string;
       limit?: string;
       check: boolean;
       diff: boolean;
-      time: string;
       /** The runner's process, to tell a running run from a crashed one (see history). */
       pid?: number;
       /** The process's start time, in clock ticks since boot (Linux), so a reused pid is not taken for it. */
@@ -67,7 +68,6 @@ export type RunEvent =
   | { type: "play.end"; play: string }
   | {
       type: "run.end";
-      runId: string;
       recap: Record<string, HostCounts>;
       exitCode: number;
       ms: number;
@@ -77,19 +77,39 @@ export type RunEvent =
       error?: string;
     };
 
-export type EventSink = (event: RunEvent) => void;
+/**
+ * What the bus adds to every event: the run it belongs to, its place in the
+ * run (1, 2, 3, ... with no gaps, so a follower that reconnects knows what it
+ * missed) and when it happened (ISO 8601 with milliseconds).
+ */
+export interface EventStamp {
+  runId: string;
+  seq: number;
+  time: string;
+}
 
-/** Fans events out to sinks after redacting them once. */
+/** An event as sinks, the history and followers of a run see it. */
+export type StampedEvent = RunEvent & EventStamp;
+
+export type EventSink = (event: StampedEvent) => void;
+
+/** Fans events out to sinks after redacting them once and stamping them. */
 export class EventBus {
-  readonly #sinks: EventSink[] = [];
-  constructor(readonly redactor: Redactor) {}
+  readonly #sinks = new Set<EventSink>();
+  #seq = 0;
+  constructor(
+    readonly redactor: Redactor,
+    readonly runId = "",
+  ) {}
 
-  subscribe(sink: EventSink): void {
-    this.#sinks.push(sink);
+  /** Adds a sink; returns its removal. */
+  subscribe(sink: EventSink): () => void {
+    this.#sinks.add(sink);
+    return () => this.#sinks.delete(sink);
   }
 
   emit(event: RunEvent): void {
-    const clean = this.redactor.deep(event);
+    const clean = { ...this.redactor.deep(event), runId: this.runId, seq: ++this.#seq, time: new Date().toISOString() } as StampedEvent;
     for (const sink of this.#sinks) sink(clean);
   }
 }

@@ -9,11 +9,13 @@
  * from source for minutes at `npm ci` here, and history is written once and
  * read by scanning run headers; an append-only log per run does that with
  * no native dependency. Queries read the first and last line of each file.
+ * (`runbook serve` indexes these files in SQLite for its history page:
+ * serve/store.ts; the files stay the record.)
  */
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import type { RunEvent } from "./events.ts";
+import type { StampedEvent } from "./events.ts";
 import { stateDir } from "./state.ts";
 
 export function runsDir(dir = stateDir()): string {
@@ -41,8 +43,8 @@ export class HistoryWriter {
     chmodSync(runsDir(dir), 0o700);
     this.#file = join(runsDir(dir), `${runId}.jsonl`);
   }
-  write = (event: RunEvent): void => {
-    if (this.#lines.push(JSON.stringify({ ...event, at: Date.now() })) === 1) setImmediate(this.flush);
+  write = (event: StampedEvent): void => {
+    if (this.#lines.push(JSON.stringify(event)) === 1) setImmediate(this.flush);
     if (event.type === "run.end") this.flush();
   };
   flush = (): void => {
@@ -52,7 +54,8 @@ export class HistoryWriter {
   };
 }
 
-export type StoredEvent = RunEvent & { at: number };
+/** A recorded event: as the bus stamped it (run id, sequence number, time). */
+export type StoredEvent = StampedEvent;
 
 /** Every event of a run, or null when there is no such run. */
 export function readRun(runId: string, dir = stateDir()): StoredEvent[] | null {
@@ -73,8 +76,8 @@ export type RunState = "running" | "finished" | "interrupted" | "crashed";
 
 export interface RunSummary {
   runId: string;
-  start: Extract<RunEvent, { type: "run.start" }>;
-  end?: Extract<RunEvent, { type: "run.end" }>;
+  start: Extract<StampedEvent, { type: "run.start" }>;
+  end?: Extract<StampedEvent, { type: "run.end" }>;
   hosts: string[];
   state: RunState;
 }

@@ -42,6 +42,8 @@ export interface PlayInfo {
   readonly name: string;
   /** The play's hosts after --limit, in inventory order. */
   readonly hosts: readonly string[];
+  /** The hosts of the current `serial` batch (Ansible's `ansible_play_batch`); all of `hosts` without serial. */
+  readonly batch: readonly string[];
 }
 
 /** Options of `h.waitUntil`. */
@@ -80,7 +82,14 @@ export class Host {
     this.#setFacts = deps.setFacts;
     this.#coord = deps.coord;
     this.#topology = deps.topology ?? soloTopology(name, vars, facts);
-    this.play = { name: play, hosts: this.#topology.hosts };
+    const coord = deps.coord;
+    this.play = {
+      name: play,
+      hosts: this.#topology.hosts,
+      get batch() {
+        return coord.batch;
+      },
+    };
     this.#runner = new TaskRunner(name, play, () => this.#facts, vars, deps);
     RUNNERS.set(this, this.#runner);
   }
@@ -234,7 +243,8 @@ export class Host {
         if (outcome.failed) throw new TaskFailedError(this.name, name, outcome);
         return;
       }
-      await new Promise((res) => setTimeout(res, intervalMs));
+      // Waiting gives the --forks slot back: the hosts waited for may need it.
+      await this.#coord.idle(() => new Promise((res) => setTimeout(res, intervalMs)));
     }
   }
 
@@ -330,6 +340,6 @@ function soloTopology(name: string, vars: Record<string, unknown>, facts: Facts)
       if (host !== name) throw new Error(`hostvars: unknown host ${host}`);
       return vars;
     },
-    peers: async () => [{ name, vars, facts }],
+    peers: async () => [{ name, address: name, vars, facts }],
   };
 }

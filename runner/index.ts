@@ -28,3 +28,6 @@ export type { TaskDef, TaskResult, TaskStatus, Plan, PlanContext, Change, FileDi
 export type { Facts } from "./facts/index.ts";
 export { defineInventory } from "./inventory/index.ts";
 export type { Inventory, InventorySpec } from "./inventory/index.ts";
+export { startRun, loadRun } from "./run.ts";
+export type { Run, RunOptions, RunTarget, LoadedRun } from "./run.ts";
+export type { RunEvent, StampedEvent, EventSink } from "./events.ts";

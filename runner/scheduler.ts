@@ -40,6 +40,8 @@ export interface SchedulerDeps {
   varsOf(host: string): Record<string, unknown> | undefined;
   /** The inventory's groups, in inventory order (h.groups, h.peers). */
   groups?: Record<string, string[]>;
+  /** A host's inventory address (h.peers). */
+  addressOf?(host: string): string | undefined;
   forks: number;
   forceHandlers: boolean;
   /**
@@ -153,6 +155,7 @@ export async function runPlays(pb: Playbook, plays: PreparedPlay[], deps: Schedu
       hosts,
       groups: deps.groups ?? { all: hosts },
       varsOf: (h) => prepared.vars.get(h) ?? deps.varsOf(h),
+      addressOf: deps.addressOf,
       factsOf,
       setFacts: (h, f) => (hostState(h).facts = f),
     });

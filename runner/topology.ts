@@ -11,6 +11,8 @@ import { didYouMean } from "./suggest.ts";
 /** Another host as a role sees it. */
 export interface Peer {
   readonly name: string;
+  /** The address runbook reaches it on (the inventory's `address`, `ansible_host`, Rundeck's `hostname`). */
+  readonly address: string;
   readonly vars: Readonly<Record<string, unknown>>;
   readonly facts: Facts;
 }
@@ -31,6 +33,8 @@ export function makeTopology(opts: {
   hosts: readonly string[];
   groups: Readonly<Record<string, readonly string[]>>;
   varsOf(host: string): Record<string, unknown> | undefined;
+  /** The inventory address of a host (default: its name). */
+  addressOf?(host: string): string | undefined;
   factsOf(host: string): Promise<Facts>;
   setFacts?(host: string, facts: Facts): void;
 }): Topology {
@@ -51,7 +55,7 @@ export function makeTopology(opts: {
         if (!g) throw new InputError(`peers: no group "${group}" in the inventory${didYouMean(group, Object.keys(opts.groups))}`);
         names = g;
       }
-      return Promise.all(names.map(async (name) => ({ name, vars: known(name, "peers"), facts: await opts.factsOf(name) })));
+      return Promise.all(names.map(async (name) => ({ name, address: opts.addressOf?.(name) ?? name, vars: known(name, "peers"), facts: await opts.factsOf(name) })));
     },
   };
 }

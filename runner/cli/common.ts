@@ -1,11 +1,11 @@
 /** Pieces shared by the commands that reach hosts (play, run, facts). */
 import { existsSync } from "node:fs";
-import { openConnection, uncheckedHostKeys, type OpenOptions } from "../connection/index.ts";
+import { openConnection, uncheckedHostKeys, uncheckedWarning, type OpenOptions } from "../connection/index.ts";
 import { InputError } from "../errors.ts";
 import type { Connection } from "../connection/types.ts";
 import { loadInventory, type Inventory } from "../inventory/index.ts";
-import { foldNodeset } from "../nodeset.ts";
 import { resolvePattern } from "../patterns.ts";
+import type { VaultKeys } from "../inventory/vault.ts";
 import { hostVars } from "../vars.ts";
 import { VAULT_OPTIONS, vaultKeys, type VaultValues } from "./vault.ts";
 
@@ -20,12 +20,12 @@ export const HOST_OPTIONS = {
 } as const;
 
 /** The inventory and the hosts a pattern selects; `-F` (or the inventory's sshConfig) checked. */
-export async function hostsFor(pattern: string, values: { inventory?: string[]; "ssh-config"?: string } & VaultValues): Promise<{ inv: Inventory; hosts: string[] }> {
+export async function hostsFor(pattern: string, values: { inventory?: string[]; "ssh-config"?: string } & VaultValues): Promise<{ inv: Inventory; hosts: string[]; vault: VaultKeys }> {
   const vault = await vaultKeys(values, { interactive: !!process.stdin.isTTY });
   const inv = await loadInventory(values.inventory?.length ? values.inventory : ["inventory"], { vault });
   const hosts = resolvePattern(inv, pattern);
   checkSshConfigs(inv, hosts, values["ssh-config"]);
-  return { inv, hosts };
+  return { inv, hosts, vault };
 }
 
 /** The connection options of `eachHost` from the shared command-line options. */
@@ -50,14 +50,6 @@ export function checkSshConfigs(inv: Inventory, hosts: string[], flag: string | 
     const file = inv.hosts.get(name)?.conn.sshConfig;
     if (file && file !== "none" && !existsSync(file)) throw new InputError(`host ${name}: sshConfig ${file}: no such file`);
   }
-}
-
-/**
- * The one warning of a run where some hosts' keys are not checked
- * (`StrictHostKeyChecking no`), so nobody runs that way unknowingly.
- */
-export function uncheckedWarning(hosts: string[]): string {
-  return `host key checking is off for ${foldNodeset(hosts)} (StrictHostKeyChecking no in the inventory's ssh options or the ssh config): their identity is not verified`;
 }
 
 /** Prints a connection retry as it happens (12 s of silence otherwise), on stderr: stdout may be JSON. */

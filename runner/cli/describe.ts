@@ -4,6 +4,7 @@
  * declarations' descriptions: what a form in the web UI or an editor reads.
  */
 import { existsSync } from "node:fs";
+import { roleCatalog } from "../catalog.ts";
 import { ExitError, EXIT, InputError } from "../errors.ts";
 import { promptsJsonSchema } from "../playbook.ts";
 import { roleJsonSchema, type Role } from "../role.ts";
@@ -22,11 +23,11 @@ export const command: Command = {
     const what = args[0];
     if (!what || args.length > 1) throw new ExitError(EXIT.input, `usage: ${USAGE}`);
     if (existsSync(what)) {
-      const { loadPlaybook } = await import("./play.ts");
+      const { loadPlaybook } = await import("../run.ts");
       console.log(JSON.stringify(promptsJsonSchema(await loadPlaybook(what)), null, 2));
       return 0;
     }
-    const roles = (Object.entries(await import("../../roles/index.ts")) as [string, unknown][]).filter(
+    const roles = Object.entries(await roleCatalog()).filter(
       (e): e is [string, Role<Shape>] => typeof e[1] === "function" && "spec" in e[1],
     );
     const found = roles.find(([exp, r]) => exp === what || r.spec.name === what);

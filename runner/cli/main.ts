@@ -22,6 +22,7 @@ const COMMANDS: Record<string, { load: () => Promise<{ command: Command }>; summ
   history: { load: () => import("./history.ts"), summary: "list recorded runs" },
   show: { load: () => import("./show.ts"), summary: "show one recorded run: per-host tasks, diffs, output" },
   describe: { load: () => import("./describe.ts"), summary: "a role's parameters or a playbook's prompts as JSON Schema" },
+  serve: { load: () => import("./serve.ts"), summary: "web UI: jobs, nodes, live logs and history in a browser" },
   init: { load: () => import("./init.ts"), summary: "scaffold a typed lab repository (inventory, site.ts, tsconfig)" },
 };
 

@@ -7,6 +7,13 @@ import { parseArgs } from "node:util";
 import { EXIT, ExitError, InputError } from "../errors.ts";
 import { foldNodeset } from "../nodeset.ts";
 import { inquirerAsk } from "../prompts.ts";
+import type { RunResult } from "../connection/types.ts";
+import { EventBus, type HostCounts } from "../events.ts";
+import { HistoryWriter, newRunId, processStartTime } from "../history.ts";
+import type { Inventory } from "../inventory/index.ts";
+import { Redactor, type Secret } from "../secret.ts";
+import { hostVars } from "../vars.ts";
+import { safeUser } from "../run.ts";
 import type { Command } from "./main.ts";
 import { VAULT_USAGE } from "./vault.ts";
 import { connectOptions, eachHost, HOST_OPTIONS, hostsFor } from "./common.ts";
@@ -51,7 +58,7 @@ async function adhoc(args: string[]): Promise<number> {
   if (!pattern || !cmd) throw new ExitError(EXIT.input, `usage: ${USAGE}`);
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeout !== undefined && !(timeout > 0)) throw new InputError(`--timeout must be a positive number of seconds, got ${values.timeout}`);
-  const { inv, hosts } = await hostsFor(pattern, values);
+  const { inv, hosts, vault } = await hostsFor(pattern, values);
   let password = process.env.RUNBOOK_BECOME_PASSWORD;
   if (values["ask-become-pass"] && password === undefined) {
     if (!process.stdin.isTTY) throw new InputError("-K needs a terminal to ask the sudo password on; set RUNBOOK_BECOME_PASSWORD instead");
@@ -60,9 +67,16 @@ async function adhoc(args: string[]): Promise<number> {
   const wantsBecome = values.become || values["become-user"] !== undefined || values["ask-become-pass"];
   const become = wantsBecome ? { user: values["become-user"] ?? "root", password } : undefined;
   const timeoutMs = timeout === undefined ? undefined : timeout * 1000;
+  const record = recordAdhoc(inv, hosts, `run ${pattern} -- ${cmd}`, [password, ...vault.passwords.map((p) => p.password)]);
   // The inventory's sudo password of each host, unless one was given for all.
   const becomeOf = (host: string) => become && { ...become, password: become.password ?? inv.hosts.get(host)!.conn.becomePassword?.reveal() };
-  const results = await eachHost(inv, hosts, connectOptions(values), (conn, host) => conn.run(cmd, { become: becomeOf(host), timeoutMs }));
+  const results = await eachHost(inv, hosts, connectOptions(values), async (conn, host) => {
+    const started = Date.now();
+    const r = await conn.run(cmd, { become: becomeOf(host), timeoutMs });
+    record.result(host, cmd, r, Date.now() - started);
+    return r;
+  });
+  for (const [host, r] of results) if (!r.ok) record.unreachable(host, r.error);
 
   let exit: number = EXIT.ok;
   if (values.json) {
@@ -81,6 +95,7 @@ async function adhoc(args: string[]): Promise<number> {
     if (!r.ok) exit = exit === EXIT.failed ? exit : EXIT.unreachable;
     else if (r.value.code !== 0) exit = EXIT.failed;
   }
+  record.end(exit);
   if (values.json) return exit;
   for (const [key, members] of groups) {
     const [out, code] = key.startsWith("\u0001") ? [`UNREACHABLE: ${key.slice(1)}\n`, "unreachable"] : key.split("\u0000");
@@ -90,4 +105,46 @@ async function adhoc(args: string[]): Promise<number> {
     process.stdout.write(`${rule}\n${title}\n${rule}\n${out}${out!.endsWith("\n") || out === "" ? "" : "\n"}`);
   }
   return exit;
+}
+
+/**
+ * An ad-hoc command goes into the run history like a playbook run (Rundeck
+ * records its commands too): one task per host with its output and exit
+ * code, redacted like any run (the inventory's secrets and passwords, the
+ * sudo password, the vault passwords).
+ */
+function recordAdhoc(inv: Inventory, hosts: string[], what: string, passwords: (string | Secret | undefined)[]) {
+  const redactor = new Redactor();
+  for (const p of passwords) if (p) redactor.add(p);
+  for (const host of hosts) {
+    const h = inv.hosts.get(host)!;
+    redactor.collect([hostVars(inv, host).vars, h.conn.password, h.conn.becomePassword]);
+  }
+  const runId = newRunId();
+  const bus = new EventBus(redactor, runId);
+  const history = new HistoryWriter(runId);
+  bus.subscribe(history.write);
+  const play = "ad hoc";
+  const started = Date.now();
+  const recap: Record<string, HostCounts> = {};
+  const counts = (host: string) => (recap[host] ??= { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0, unknown: 0, time: 0 });
+  bus.emit({ type: "run.start", playbook: what, adhoc: true, user: safeUser(), check: false, diff: false, pid: process.pid, pidStart: processStartTime(process.pid) });
+  bus.emit({ type: "play.start", play, hosts, check: false });
+  return {
+    result(host: string, task: string, r: RunResult, ms: number) {
+      const status = r.code === 0 ? "changed" : "failed";
+      counts(host)[status]++;
+      counts(host).time = ms;
+      bus.emit({ type: "task.result", host, play, task, kind: "command", status, reason: `exit ${r.code}`, stdout: r.stdout, stderr: r.stderr, rc: r.code, ms });
+    },
+    unreachable(host: string, message: string) {
+      counts(host).unreachable++;
+      bus.emit({ type: "host.unreachable", host, play, message });
+    },
+    end(exitCode: number) {
+      bus.emit({ type: "play.end", play });
+      bus.emit({ type: "run.end", recap, exitCode, ms: Date.now() - started });
+      history.flush();
+    },
+  };
 }

@@ -6,6 +6,7 @@
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import type { InventoryHost } from "../inventory/types.ts";
+import { foldNodeset } from "../nodeset.ts";
 import { LocalConnection } from "./local.ts";
 import { ReopeningConnection } from "./reopen.ts";
 import { proxyJumpTarget, resolveSshConfig } from "./sshconfig.ts";
@@ -95,4 +96,12 @@ export function uncheckedHostKeys(hosts: InventoryHost[], opts: Omit<OpenOptions
       }
     })
     .map((h) => h.name);
+}
+
+/**
+ * The one warning of a run where some hosts' keys are not checked
+ * (`StrictHostKeyChecking no`), so nobody runs that way unknowingly.
+ */
+export function uncheckedWarning(hosts: string[]): string {
+  return `host key checking is off for ${foldNodeset(hosts)} (StrictHostKeyChecking no in the inventory's ssh options or the ssh config): their identity is not verified`;
 }

@@ -5,7 +5,7 @@
  * each with the reason a task needed nothing.
  */
 import type { Ora, Options as OraOptions } from "ora";
-import type { EventSink, HostCounts, RunEvent } from "../events.ts";
+import type { EventSink, HostCounts, RunEvent, StampedEvent } from "../events.ts";
 import { colorDiff, unifiedDiff } from "./diff.ts";
 
 export interface ConsoleOptions {
@@ -46,7 +46,7 @@ export function consolePrinter(opts: ConsoleOptions): EventSink {
     spinner.text = parts.length ? parts.join("  |  ").slice(0, (process.stdout.columns ?? 100) - 4) : "";
   };
 
-  return (e: RunEvent) => {
+  return (e: StampedEvent) => {
     switch (e.type) {
       case "run.start":
         check = e.check;

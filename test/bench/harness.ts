@@ -121,6 +121,14 @@ export interface Sample {
   rssKb: number | null;
   /** 1-minute load average just before the run. */
   load: number;
+  /**
+   * CPU (user + system) the controller spent, in ms: the tool's whole
+   * process tree as wait4 reports it (every descendant that was waited
+   * for: Ansible's forks and ssh clients, the floor's ssh clients).
+   */
+  cpuMs?: number;
+  /** CPU the lab hosts spent during the run, in ms, summed over hosts (their cgroups' usage_usec: sshd, shells, commands). */
+  hostCpuMs?: number;
 }
 
 export interface TimedResult extends Sample {
@@ -141,7 +149,7 @@ export async function timed(argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd
   const load = os.loadavg()[0]!;
   const started = performance.now();
   const res = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn("/usr/bin/time", ["-f", "%M", "-o", rssFile, ...argv], {
+    const child = spawn("/usr/bin/time", ["-f", "%M %U %S", "-o", rssFile, ...argv], {
       cwd: opts.cwd ?? ROOT,
       env: { ...process.env, ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -159,15 +167,38 @@ export async function timed(argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd
   });
   const wallMs = performance.now() - started;
   let rssKb: number | null = null;
+  let cpuMs: number | undefined;
   try {
     // On a non-zero exit GNU time writes "Command exited with non-zero status N" first.
-    const nums = readFileSync(rssFile, "utf8").trim().split("\n").filter((l) => /^\d+$/.test(l));
-    rssKb = nums.length ? Number(nums[nums.length - 1]) : null;
+    const last = readFileSync(rssFile, "utf8").trim().split("\n").filter((l) => /^\d+ [\d.]+ [\d.]+$/.test(l)).pop();
+    if (last) {
+      const [rss, user, sys] = last.split(" ").map(Number);
+      rssKb = rss!;
+      cpuMs = (user! + sys!) * 1000;
+    }
   } catch {
     /* time could not write it */
   }
   rmSync(tmp, { recursive: true, force: true });
-  return { ...res, wallMs, rssKb, load };
+  return { ...res, wallMs, rssKb, load, cpuMs };
+}
+
+/** CPU (µs) the lab's hosts have used so far, summed: each host's cgroup2 subtree (every process of the host). */
+export function hostCpuUs(b: BenchLab): number {
+  let sum = 0;
+  for (const h of b.lab.hosts) {
+    const m = /^usage_usec (\d+)$/m.exec(readFileSync(join(h.cgroup, "cpu.stat"), "utf8"));
+    sum += Number(m?.[1] ?? 0);
+  }
+  return sum;
+}
+
+/** Runs `fn` and adds the hosts' CPU during it (ms, all hosts) to its sample. */
+async function withHostCpu<T extends { sample: Sample }>(b: BenchLab, fn: () => Promise<T>): Promise<T> {
+  const before = hostCpuUs(b);
+  const r = await fn();
+  r.sample.hostCpuMs = (hostCpuUs(b) - before) / 1000;
+  return r;
 }
 
 /** Everything one lab needs for both tools: hosts var file, Ansible inventory. */
@@ -286,13 +317,17 @@ export class ToolError extends Error {
 }
 
 /** Runs one tool mode once on the lab (optionally limited to `limit`) and checks its counts. */
-export async function runTool(
+export function runTool(
   b: BenchLab,
   mode: ToolMode,
   phase: Phase,
   /** stateDir: runbook's history and pending-handler state for this run (a fresh dir keeps runs independent). */
   opts: { hosts?: string[]; forks?: number; stateDir: string; cpuProfDir?: string },
 ): Promise<RunOutcome> {
+  return withHostCpu(b, () => runToolOnce(b, mode, phase, opts));
+}
+
+async function runToolOnce(b: BenchLab, mode: ToolMode, phase: Phase, opts: { hosts?: string[]; forks?: number; stateDir: string; cpuProfDir?: string }): Promise<RunOutcome> {
   const hosts = opts.hosts ?? b.hosts.map((h) => h.name);
   const forks = opts.forks ?? hosts.length;
   const limit = hosts.length === b.hosts.length ? [] : ["-l", hosts.join(",")];
@@ -332,7 +367,7 @@ export async function runTool(
   }
   const want = EXPECTED[tool][phase];
   return {
-    sample: { wallMs: res.wallMs, rssKb: res.rssKb, load: res.load },
+    sample: { wallMs: res.wallMs, rssKb: res.rssKb, load: res.load, cpuMs: res.cpuMs },
     recap,
     counts: `ok=${want.ok} changed=${want.changed} on ${hosts.length} host(s)`,
     ...(mode === "runbook" ? { taskMs: parseRunbookTaskTimes(res.stdout) } : {}),
@@ -347,14 +382,18 @@ function tail(text: string, lines = 40): string {
  * The floor once: one `ssh HOST sh -s` per host, all at once, each running
  * the whole converged check. Throws unless every check passed on every host.
  */
-export async function runFloor(b: BenchLab, hosts: ClusterHost[] = b.hosts): Promise<RunOutcome> {
-  const load = os.loadavg()[0]!;
-  const started = performance.now();
-  const results = await sshScripts(b, hosts, floorScript);
-  const wallMs = performance.now() - started;
-  verifyFloorResults(hosts, results);
-  return { sample: { wallMs, rssKb: null, load }, recap: {}, counts: `${FLOOR_CHECKS} checks ok on ${hosts.length} host(s)` };
+export function runFloor(b: BenchLab, hosts: ClusterHost[] = b.hosts): Promise<RunOutcome> {
+  return withHostCpu(b, async () => {
+    const load = os.loadavg()[0]!;
+    const started = performance.now();
+    const results = await sshScripts(b, hosts, floorScript);
+    const wallMs = performance.now() - started;
+    verifyFloorResults(hosts, results);
+    return { sample: { wallMs, rssKb: null, load, cpuMs: sum(results.map((r) => r.cpuMs)) }, recap: {}, counts: `${FLOOR_CHECKS} checks ok on ${hosts.length} host(s)` };
+  });
 }
+
+const sum = (xs: number[]) => xs.reduce((a, x) => a + x, 0);
 
 /**
  * The first run's floor on fresh hosts: one `ssh HOST sh -s` per host, all
@@ -363,18 +402,28 @@ export async function runFloor(b: BenchLab, hosts: ClusterHost[] = b.hosts): Pro
  */
 export async function runFloorFirst(b: BenchLab): Promise<RunOutcome> {
   const load = os.loadavg()[0]!;
+  const hostCpu = hostCpuUs(b);
   const started = performance.now();
   const results = await sshScripts(b, b.hosts, floorFirstScript);
   const wallMs = performance.now() - started;
+  const hostCpuMs = (hostCpuUs(b) - hostCpu) / 1000;
   const failed = results.findIndex((r) => r.code !== 0 || r.stdout.trim() !== "done");
   if (failed >= 0) throw new ToolError(`the first-run floor script failed on ${b.hosts[failed]!.name} (exit ${results[failed]!.code})`, results[failed]!.stdout + results[failed]!.stderr);
   await verifyState(b, "the floor");
-  return { sample: { wallMs, rssKb: null, load }, recap: {}, counts: `every change made on ${b.hosts.length} host(s); state verified` };
+  return { sample: { wallMs, rssKb: null, load, cpuMs: sum(results.map((r) => r.cpuMs)), hostCpuMs }, recap: {}, counts: `every change made on ${b.hosts.length} host(s); state verified` };
 }
 
-/** One `ssh HOST sh -s` per host, all at once, each with its own script. */
+/** One `ssh HOST sh -s` per host, all at once, each with its own script; with each ssh client's CPU (ms, from GNU time). */
 function sshScripts(b: BenchLab, hosts: ClusterHost[], script: (h: ClusterHost, all: ClusterHost[]) => string) {
-  return Promise.all(hosts.map((h) => run("ssh", ["-F", b.lab.sshConfig, "-o", "BatchMode=yes", h.name, "sh -s"], { input: script(h, b.hosts), allowFail: true })));
+  const tmp = mkdtempSync(join(os.tmpdir(), "runbook-bench-ssh-"));
+  return Promise.all(
+    hosts.map(async (h) => {
+      const file = join(tmp, h.name);
+      const r = await run("/usr/bin/time", ["-f", "%U %S", "-o", file, "ssh", "-F", b.lab.sshConfig, "-o", "BatchMode=yes", h.name, "sh -s"], { input: script(h, b.hosts), allowFail: true });
+      const [user, sys] = (readFileSync(file, "utf8").trim().split("\n").pop() ?? "").split(" ").map(Number);
+      return { ...r, cpuMs: ((user ?? 0) + (sys ?? 0)) * 1000 };
+    }),
+  ).finally(() => rmSync(tmp, { recursive: true, force: true }));
 }
 
 /**

@@ -58,8 +58,8 @@ const sec = (ms: number) => (ms >= 10_000 ? (ms / 1000).toFixed(1) : (ms / 1000)
 const mb = (kb: number | null) => (kb === null ? "—" : (kb / 1024).toFixed(0));
 const fx = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 
-function median(samples: Sample[], key: "wallMs" | "rssKb"): number | null {
-  const xs = samples.map((s) => s[key]).filter((x): x is number => x !== null);
+function median(samples: Sample[], key: "wallMs" | "rssKb" | "cpuMs" | "hostCpuMs"): number | null {
+  const xs = samples.map((s) => s[key]).filter((x): x is number => x !== null && x !== undefined);
   return xs.length ? stats(xs).median : null;
 }
 
@@ -163,8 +163,12 @@ export function renderMarkdown(r: Results): string {
   L.push("");
 
   L.push("## Results", "");
-  L.push("Wall time in seconds; peak RSS of the runner in MB (median over the runs); load: the median 1-minute load average just before the runs (it lags: it still counts earlier runs).", "");
-  L.push("| hosts | run | mode | median s | min–max s | peak RSS MB | load | counts checked per run |", "| ---: | --- | --- | ---: | ---: | ---: | ---: | --- |");
+  L.push(
+    "Wall time in seconds; CPU seconds per host (medians over the runs): on the controller, the tool's whole process tree (user + system, as wait4 reports it for every descendant the tool waited for: Ansible's forks and ssh clients, the floor's ssh clients; for runbook its one node process), and on the lab hosts, everything the run made them do (sshd, shells, commands: each host's cgroup `usage_usec`, summed, divided by the hosts); peak RSS of the runner in MB; load: the median 1-minute load average just before the runs (it lags: it still counts earlier runs).",
+    "",
+  );
+  L.push("| hosts | run | mode | median s | min–max s | controller CPU s/host | host CPU s/host | peak RSS MB | load | counts checked per run |", "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+  const perHost = (ms: number | null, hosts: number) => (ms === null ? "—" : (ms / 1000 / hosts).toFixed(3));
   const hostCounts = [...new Set(r.rows.map((x) => x.hosts))].sort((a, b) => a - b);
   const order: Mode[] = ["runbook", "ansible", "ansible-pipelining", "ansible-mitogen", "floor"];
   for (const hosts of hostCounts) {
@@ -174,7 +178,7 @@ export function renderMarkdown(r: Results): string {
         if (!row) continue;
         const s = stats(row.samples.map((x) => x.wallMs));
         L.push(
-          `| ${hosts} | ${phase} | ${MODE_LABEL[mode]} | **${sec(s.median)}** | ${sec(s.min)}–${sec(s.max)} | ${mb(median(row.samples, "rssKb"))} | ${stats(row.samples.map((x) => x.load)).median.toFixed(1)} | ${row.counts} (n=${row.samples.length}) |`,
+          `| ${hosts} | ${phase} | ${MODE_LABEL[mode]} | **${sec(s.median)}** | ${sec(s.min)}–${sec(s.max)} | ${perHost(median(row.samples, "cpuMs"), hosts)} | ${perHost(median(row.samples, "hostCpuMs"), hosts)} | ${mb(median(row.samples, "rssKb"))} | ${stats(row.samples.map((x) => x.load)).median.toFixed(1)} | ${row.counts} (n=${row.samples.length}) |`,
         );
       }
     }
@@ -252,6 +256,11 @@ export function renderMarkdown(r: Results): string {
     L.push("| what | median | min–max |", "| --- | ---: | ---: |");
     L.push(`| \`runbook --version\` | ${v.median.toFixed(0)} ms | ${v.min.toFixed(0)}–${v.max.toFixed(0)} ms |`);
     L.push(`| \`runbook play test/bench/one-task.ts\` on one lab host (facts + one task, converged) | ${(o.median / 1000).toFixed(2)} s | ${(o.min / 1000).toFixed(2)}–${(o.max / 1000).toFixed(2)} s |`);
+    const oc = r.startup.oneTask.map((s) => s.cpuMs).filter((x): x is number => x !== undefined);
+    if (oc.length) {
+      const c = stats(oc);
+      L.push(`| the same one-task play: controller CPU (user + system) | ${(c.median / 1000).toFixed(2)} s | ${(c.min / 1000).toFixed(2)}–${(c.max / 1000).toFixed(2)} s |`);
+    }
     if (r.startup.oneHost?.length) {
       const h = stats(r.startup.oneHost.map((x) => x.wallMs));
       L.push(`| \`runbook play test/bench/bench.ts\` on one lab host (facts + 23 tasks, converged) | ${sec(h.median)} s | ${sec(h.min)}–${sec(h.max)} s |`);

@@ -61,7 +61,9 @@ const USAGE = `npm run bench [-- options]
                       the counts check must then fail the benchmark`;
 
 const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-const fmt = (s: Sample) => `${(s.wallMs / 1000).toFixed(2)} s${s.rssKb === null ? "" : `, ${(s.rssKb / 1024).toFixed(0)} MB`} (load ${s.load.toFixed(2)})`;
+const fmt = (s: Sample) =>
+  `${(s.wallMs / 1000).toFixed(2)} s${s.rssKb === null ? "" : `, ${(s.rssKb / 1024).toFixed(0)} MB`}` +
+  `${s.cpuMs === undefined ? "" : `, controller CPU ${(s.cpuMs / 1000).toFixed(2)} s`}${s.hostCpuMs === undefined ? "" : `, hosts' CPU ${(s.hostCpuMs / 1000).toFixed(2)} s`} (load ${s.load.toFixed(2)})`;
 const list = (v: string) => v.split(",").map((x) => x.trim()).filter(Boolean);
 const posInt = (v: string, what: string) => {
   const n = Number(v);
@@ -330,7 +332,7 @@ async function main(argv: string[]): Promise<number> {
               if (r.code !== 0 || !c || c.ok !== 1 || c.changed !== 0 || c.failed !== 0) {
                 throw new ToolError(`counts check failed: one-task play: want ok=1 changed=0, got ${JSON.stringify(c)}`, r.stdout + r.stderr);
               }
-              oneTask.push({ wallMs: r.wallMs, rssKb: r.rssKb, load: r.load });
+              oneTask.push({ wallMs: r.wallMs, rssKb: r.rssKb, load: r.load, cpuMs: r.cpuMs });
             }
             const breakdown = await startupBreakdown(Math.max(3, runs));
             const { shellMs: execMs, channelMs } = await execRoundTripMs(b!);
@@ -338,7 +340,7 @@ async function main(argv: string[]): Promise<number> {
             for (let i = 0; i < runs; i++) oneHost.push((await runTool(b!, "runbook", "converged", { stateDir: stateDir(), hosts: [b!.hosts[0]!.name] })).sample);
             results.startup = { versionMs, oneTask, breakdown, execMs, channelMs, oneHost };
             log(`start-up: one command ${execMs.toFixed(1)} ms in the shell, ${channelMs.toFixed(1)} ms on its own channel; bench.ts converged on one host ${oneHost.map((s) => (s.wallMs / 1000).toFixed(2)).join(" ")} s`);
-            log(`start-up: --version ${versionMs.map((x) => x.toFixed(0)).join(" ")} ms; one-task play ${oneTask.map((s) => (s.wallMs / 1000).toFixed(2)).join(" ")} s`);
+            log(`start-up: --version ${versionMs.map((x) => x.toFixed(0)).join(" ")} ms; one-task play ${oneTask.map((s) => `${(s.wallMs / 1000).toFixed(2)} s (CPU ${((s.cpuMs ?? 0) / 1000).toFixed(2)} s)`).join(" ")}`);
           }
         }
       }

@@ -242,10 +242,20 @@ s("a play whose sudo password and data come from the vault works; the decrypted 
   // The login password from the vault too (no key, no agent), the vault password asked on a terminal.
   const byPassword = ansibleInventory(lab, join(dir, "by-password"), ["ansible_user=vaultops", `ansible_ssh_common_args='-o UserKnownHostsFile=${lab.knownHosts}'`], { key: false });
   write(dir, { "by-password/inventory/group_vars/lab.yml": await vaultString("ansible_password", V.sudo, `default@${dir}/pw`) });
-  const asked = await underPty(["run", "all", "-i", byPassword, "--ask-vault-pass", "--", "id -un"], [[/Vault password/, "lab-vault-pw\r"]], { ...emptyHome(), SSH_AUTH_SOCK: "" });
+  const adhocState = stateDir();
+  const asked = await underPty(["run", "all", "-i", byPassword, "--ask-vault-pass", "--", "id -un"], [[/Vault password/, "lab-vault-pw\r"]], {
+    ...emptyHome(),
+    SSH_AUTH_SOCK: "",
+    RUNBOOK_STATE_DIR: adhocState,
+  });
   assert.is(asked.code, 0, asked.out);
   assert.match(asked.out, /tnode\[1-2\] \(2\)\r?\n-+\r?\nvaultops/);
-  for (const v of [V.sudo, "lab-vault-pw"]) assert.not.ok(asked.out.includes(v), `the terminal shows ${v}`);
+  const adhocHistory = readdirSync(join(adhocState, "runs")).map((f) => readFileSync(join(adhocState, "runs", f), "utf8")).join("\n");
+  assert.match(adhocHistory, /vaultops/, "the ad-hoc run is in the history");
+  for (const v of [V.sudo, "lab-vault-pw"]) {
+    assert.not.ok(asked.out.includes(v), `the terminal shows ${v}`);
+    assert.not.ok(adhocHistory.includes(v), `the ad-hoc history holds ${v}`);
+  }
 });
 
 s("StrictHostKeyChecking=no from ansible_ssh_common_args connects to hosts whose keys are unknown, and says so once", async ({ lab }) => {

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as assert from "uvu/assert";
 import type { Lab } from "../lab/lab.ts";
-import { labSuite, ssh } from "../lab/fixture.ts";
+import { labSuite, ssh, until } from "../lab/fixture.ts";
 import { run } from "../lab/sh.ts";
 import { runbook, stateDir, underPty } from "./harness.ts";
 
@@ -115,13 +115,22 @@ s("a failing task stops only its host and exits 2", async ({ lab }) => {
 
 s("a host lost mid-run is unreachable, the others finish, exit 4", async ({ lab }) => {
   const child = runbook(["play", `${PB}/slow.ts`, "-i", lab.inventory, "--json"]);
-  await new Promise((r) => setTimeout(r, 1500));
-  // Kill tnode2's sshd (every process in its namespaces but PID 1), mid-`sleep 3`.
-  const pids = (await run("ip", ["netns", "pids", lab.hosts[1]!.netns])).stdout.split("\n").filter(Boolean);
-  const sshd = [];
-  for (const pid of pids) if (readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("sshd")) sshd.push(pid);
+  // Processes of tnode2 (its network namespace) whose command line starts with `prefix`.
+  const procs = async (prefix: string) => {
+    const pids = (await run("ip", ["netns", "pids", lab.hosts[1]!.netns])).stdout.split("\n").filter(Boolean);
+    return pids.filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith(prefix);
+      } catch {
+        return false; // gone since the listing
+      }
+    });
+  };
+  // Mid-`sleep 3` on tnode2, kill its sshd (the listener and every session).
+  await until("tnode2 runs the slow task", async () => (await procs("sleep")).length > 0, 60_000);
+  const sshd = await procs("sshd");
   assert.ok(sshd.length > 0);
-  await run("kill", ["-9", ...sshd]);
+  await run("sh", ["-c", `kill -9 ${sshd.join(" ")} 2>/dev/null; true`]);
   const r = await child;
   assert.is(r.code, 4, r.stdout + r.stderr);
   const end = r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.type === "run.end");

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SshConnection } from "../../runner/connection/ssh.ts";
 import { PlayCoordinator } from "../../runner/coordinator.ts";
-import { EventBus, type HostCounts, type RunEvent } from "../../runner/events.ts";
+import { EventBus, type HostCounts, type RunEvent, type StampedEvent } from "../../runner/events.ts";
 import { gatherFacts } from "../../runner/facts/index.ts";
 import { Host } from "../../runner/host.ts";
 // The task library installs h.copy, h.command... on the host context.
@@ -209,6 +209,9 @@ export function events(stdout: string): RunEvent[] {
     .filter((l) => l.startsWith("{"))
     .map((l) => JSON.parse(l) as RunEvent);
 }
+
+/** The same events with their stamps (run id, sequence number, time). */
+export const stamped = (stdout: string): StampedEvent[] => events(stdout) as StampedEvent[];
 
 export type TaskResultEvent = Extract<RunEvent, { type: "task.result" }>;
 

@@ -24,7 +24,7 @@ const runbook = (args: string[], env: string[] = []) =>
 test("a source edit is picked up by the next run, with no build step", async () => {
   // A copy of the package, so the real checkout's build is not touched.
   const pkg = join(work, "pkg");
-  for (const p of ["index.ts", "bin", "runner", "tasks", "roles", "package.json"]) cpSync(join(ROOT, p), join(pkg, p), { recursive: true });
+  for (const p of ["index.ts", "cli.ts", "bin", "runner", "tasks", "roles", "package.json"]) cpSync(join(ROOT, p), join(pkg, p), { recursive: true });
   symlinkSync(join(ROOT, "node_modules"), join(pkg, "node_modules"));
   const help = () => run(process.execPath, [join(pkg, "bin/runbook.js"), "--help"]);
   assert.match((await help()).stdout, /apply a playbook to its hosts/);

@@ -6,7 +6,7 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { play, playbook, role, secretString, z, type Handler, type Secret } from "../../runner/index.ts";
+import { isKnown, play, playbook, role, secretString, shared, z, type Handler, type Peer, type Secret } from "../../runner/index.ts";
 import { resolveParams } from "../../runner/role.ts";
 
 const web = role({
@@ -81,6 +81,43 @@ export const prompted = play({
     // @ts-expect-error a typo'd prompt name
     const typo: string = h.vars.sitee;
     void [leak, wrong, typo];
+  },
+});
+
+// Cross-host values and topology are typed: a shared value has its declared type, peers are typed records.
+const fsid = shared.string("ceph fsid");
+const joinToken = shared.secret("join token");
+const monmap = shared<{ epoch: number; mons: string[] }>("monmap", { placeholder: () => ({ epoch: 0, mons: [] }) });
+
+export const cluster = role({
+  name: "cluster",
+  params: { group: z.string().default("mons") },
+  async run(h, p) {
+    const id: string = await h.shared(fsid, { read: async () => undefined, make: async () => "a-uuid" });
+    const token: Secret = await h.shared(joinToken, { on: h.groups[p.group]![0], make: async (m) => m.secret("t") });
+    const map = await h.shared(monmap, { make: async () => ({ epoch: 1, mons: [h.name] }) });
+    const epoch: number = map.epoch;
+    const peers: Peer[] = await h.peers(p.group);
+    const addrs: string[] = peers.map((m) => `${m.address} ${m.facts.hostname}`);
+    const batch: readonly string[] = h.play.batch;
+    await h.oneAtATime("join", async () => h.copy({ dest: "/etc/x", content: token }));
+    await h.waitUntil("all in quorum", async () => (isKnown(id) ? addrs.filter((a) => !a) : false));
+    void [epoch, batch];
+    // @ts-expect-error a shared value is looked up by its declaration, not by a string key
+    await h.shared("ceph fsid", { make: async () => "x" });
+    // @ts-expect-error make must return the declared type
+    await h.shared(fsid, { make: async () => 42 });
+    // @ts-expect-error a secret shared value is a Secret, not a string
+    const plain: string = await h.shared(joinToken, { make: async (m) => m.secret("t") });
+    // @ts-expect-error `on` names one host, not a list
+    await h.shared(fsid, { on: ["tnode1"], make: async () => "x" });
+    // @ts-expect-error peers have no `ip`; the field is `address`
+    void peers[0]!.ip;
+    // @ts-expect-error a wait's check returns true, false or what is missing, not a count
+    await h.waitUntil("n up", async () => 3);
+    // @ts-expect-error the play's hosts are read-only
+    h.play.hosts.push("tnode9");
+    void plain;
   },
 });
 

@@ -139,7 +139,7 @@ test("leak 5: the history directory is 0700 and its files 0600, also where an ol
   mkdirSync(join(state, "runs"));
   chmodSync(join(state, "runs"), 0o755);
   const w = new HistoryWriter("20261204-000000-abcd", state);
-  w.write({ type: "run.end", runId: "20261204-000000-abcd", recap: {}, exitCode: 0, ms: 1 });
+  w.write({ type: "run.end", runId: "20261204-000000-abcd", seq: 1, time: new Date().toISOString(), recap: {}, exitCode: 0, ms: 1 });
   assert.is((statSync(join(state, "runs")).mode & 0o777).toString(8), "700");
   assert.is((statSync(join(state, "runs", "20261204-000000-abcd.jsonl")).mode & 0o777).toString(8), "600");
 });

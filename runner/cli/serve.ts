@@ -1,0 +1,136 @@
+/**
+ * `runbook serve`: the web UI (Rundeck's part) over this repository's
+ * playbooks, inventory and run history. The first start asks for the admin
+ * password on the terminal (or takes it from RUNBOOK_ADMIN_PASSWORD or
+ * --admin-password-file); later starts use the users in the store.
+ */
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { parseArgs } from "node:util";
+import { EXIT, ExitError, InputError } from "../errors.ts";
+import { inquirerAsk } from "../prompts.ts";
+import { stateDir } from "../state.ts";
+import type { Command } from "./main.ts";
+
+const USAGE = `runbook serve [options]
+
+  -i, --inventory PATH          inventory file or directory (repeatable; default: inventory/)
+      --playbooks DIR           where the jobs are: every playbook under DIR (default: playbooks)
+  -F, --ssh-config FILE         OpenSSH client config for runs started here (as ssh -F)
+      --listen ADDRESS          address to listen on (default 127.0.0.1)
+  -p, --port N                  port (default 4440; 0 picks a free one)
+      --allow-remote            listen on an address other than loopback without TLS
+                                (put a TLS proxy in front; cookies are then marked Secure
+                                with --secure-cookie)
+      --secure-cookie           mark the session cookie Secure (served through HTTPS)
+      --admin-password-file F   the admin password on a first start (first line of F);
+                                or RUNBOOK_ADMIN_PASSWORD; else asked on the terminal
+      --admin-user NAME         the first admin's name (default admin)`;
+
+export const command: Command = {
+  summary: "web UI: jobs, nodes, live logs and history in a browser",
+  usage: USAGE,
+  run: (args) => serve(args),
+};
+
+async function serve(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      inventory: { type: "string", short: "i", multiple: true },
+      playbooks: { type: "string" },
+      "ssh-config": { type: "string", short: "F" },
+      listen: { type: "string" },
+      port: { type: "string", short: "p" },
+      "allow-remote": { type: "boolean" },
+      "secure-cookie": { type: "boolean" },
+      "admin-password-file": { type: "string" },
+      "admin-user": { type: "string" },
+    },
+  });
+  const listen = values.listen ?? "127.0.0.1";
+  const port = Number(values.port ?? 4440);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port must be 0-65535, got ${values.port}`);
+  if (!isLoopback(listen) && !values["allow-remote"]) {
+    throw new InputError(`--listen ${listen} is not a loopback address: the UI speaks plain HTTP, so put a TLS proxy in front of it and add --allow-remote --secure-cookie`);
+  }
+  // Loaded only now: `runbook play` never pays for the HTTP server and SQLite.
+  const { createApp } = await import("../serve/server.ts");
+  const { hashPassword } = await import("../serve/auth.ts");
+  const { serve: listenOn } = await import("@hono/node-server");
+  const dir = stateDir();
+  const { app, store, active } = createApp({
+    stateDir: dir,
+    inventory: values.inventory?.length ? values.inventory : ["inventory"],
+    playbooksDir: values.playbooks ?? "playbooks",
+    sshConfig: values["ssh-config"],
+    secureCookie: !!values["secure-cookie"],
+  });
+
+  if (store.users().length === 0) {
+    const name = values["admin-user"] ?? "admin";
+    const password = await firstPassword(values["admin-password-file"]);
+    if (password.length < 8) throw new InputError("the admin password needs at least 8 characters");
+    store.putUser(name, "admin", await hashPassword(password));
+    console.log(`runbook serve: created the admin user ${name}`);
+  }
+  store.refresh();
+
+  const server = listenOn({ fetch: app.fetch, hostname: listen, port });
+  await new Promise<void>((resolve, reject) => {
+    server.once("listening", resolve);
+    server.once("error", (err) => reject(new ExitError(EXIT.input, `cannot listen on ${listen}:${port}: ${err.message}`)));
+  });
+  const addr = server.address();
+  const actual = typeof addr === "object" && addr ? addr.port : port;
+  const host = listen.includes(":") ? `[${listen}]` : listen;
+  console.log(`runbook serve: http://${host}:${actual}/ (state ${dir}; Ctrl-C stops)`);
+
+  // Stopping: runs started here are stopped as Ctrl-C stops a play (no new
+  // task, running commands finish), their end records written, then exit.
+  // A second signal aborts them at once. A server killed outright leaves its
+  // runs without an end record: they show as crashed, never as running.
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      const runs = [...active.running];
+      if (stopping) {
+        for (const r of runs) r.abort(signal);
+        server.close();
+        store.close();
+        resolve(signal === "SIGTERM" ? EXIT.sigterm : EXIT.interrupted);
+        return;
+      }
+      stopping = true;
+      server.close();
+      // Open event streams would keep the server from closing.
+      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      for (const r of runs) if (r.stop(signal)) r.note("warn", `${signal}: runbook serve is stopping; this run stops with it`);
+      void Promise.all(runs.map((r) => r.outcome)).then(() => {
+        store.close();
+        resolve(runs.length ? (signal === "SIGTERM" ? EXIT.sigterm : EXIT.interrupted) : EXIT.ok);
+      });
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+}
+
+function isLoopback(addr: string): boolean {
+  return addr === "localhost" || addr === "::1" || (isIP(addr) === 4 && addr.startsWith("127."));
+}
+
+async function firstPassword(file: string | undefined): Promise<string> {
+  if (file) return readFileSync(file, "utf8").split("\n")[0]!;
+  const env = process.env.RUNBOOK_ADMIN_PASSWORD;
+  if (env) return env;
+  if (!process.stdin.isTTY) {
+    throw new InputError("no users yet and no terminal to ask the admin password on: give it with --admin-password-file FILE or RUNBOOK_ADMIN_PASSWORD");
+  }
+  for (;;) {
+    const a = await inquirerAsk({ message: "admin password for the web UI (8 characters or more)", secret: true });
+    const b = await inquirerAsk({ message: "admin password (again)", secret: true });
+    if (a === b) return a;
+    process.stderr.write("The two answers differ; try again.\n");
+  }
+}

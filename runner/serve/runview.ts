@@ -1,0 +1,191 @@
+/**
+ * What the run page shows, computed from a run's events (live or stored):
+ * the log grouped by host with each host's status, the recap, the diffs,
+ * and a timeline picture (each task a bar from its start to its result,
+ * failures marked). Everything here is already redacted: events are
+ * redacted at the source, before the history file or any follower sees them.
+ */
+import type { HostCounts, StampedEvent } from "../events.ts";
+import { unifiedDiff } from "../output/diff.ts";
+import { runState, type RunState, type RunSummary } from "../history.ts";
+import type { FileDiff, TaskStatus } from "../task.ts";
+
+export type HostStatus = "pending" | "running" | "ok" | "changed" | "failed" | "unreachable";
+
+export interface TaskView {
+  seq: number;
+  play: string;
+  role?: string;
+  task: string;
+  status: TaskStatus | "running";
+  reason: string;
+  predicted: boolean;
+  ms: number;
+  /** Milliseconds from the run's start. */
+  startAt: number;
+  endAt?: number;
+  output: string[];
+  stdout?: string;
+  stderr?: string;
+  rc?: number;
+  diffs: { path: string; text: string; secret: boolean }[];
+}
+
+export interface HostView {
+  name: string;
+  status: HostStatus;
+  tasks: TaskView[];
+  messages: string[];
+  counts?: HostCounts;
+}
+
+export interface RunView {
+  runId: string;
+  start?: RunSummary["start"];
+  end?: RunSummary["end"];
+  state: RunState;
+  hosts: HostView[];
+  messages: { level: string; host?: string; text: string }[];
+  lastSeq: number;
+  timeline: Timeline;
+}
+
+/** Folds a run's events into the page's model. */
+export function runView(runId: string, events: StampedEvent[]): RunView {
+  const hosts = new Map<string, HostView>();
+  const host = (name: string): HostView => {
+    let h = hosts.get(name);
+    if (!h) hosts.set(name, (h = { name, status: "pending", tasks: [], messages: [] }));
+    return h;
+  };
+  let start: RunSummary["start"] | undefined;
+  let end: RunSummary["end"] | undefined;
+  const messages: RunView["messages"] = [];
+  const t0 = events[0] ? Date.parse(events[0].time) : 0;
+  const at = (e: StampedEvent) => Date.parse(e.time) - t0;
+  const open = (h: HostView, task: string) => [...h.tasks].reverse().find((t) => t.task === task && t.status === "running");
+  for (const e of events) {
+    switch (e.type) {
+      case "run.start":
+        start = e;
+        break;
+      case "play.start":
+        for (const n of e.hosts) host(n);
+        break;
+      case "task.start": {
+        const h = host(e.host);
+        h.status = h.status === "pending" || h.status === "ok" || h.status === "changed" ? "running" : h.status;
+        h.tasks.push({ seq: e.seq, play: e.play, role: e.role, task: e.task, status: "running", reason: "", predicted: false, ms: 0, startAt: at(e), output: [], diffs: [] });
+        break;
+      }
+      case "task.output": {
+        const t = open(host(e.host), e.task);
+        if (t) t.output.push(...e.text.replace(/\n$/, "").split("\n"));
+        break;
+      }
+      case "task.result": {
+        const h = host(e.host);
+        let t = open(h, e.task);
+        if (!t) {
+          // Ad-hoc runs and tasks skipped before they start have no task.start.
+          t = { seq: e.seq, play: e.play, role: e.role, task: e.task, status: "running", reason: "", predicted: false, ms: 0, startAt: Math.max(0, at(e) - e.ms), output: [], diffs: [] };
+          h.tasks.push(t);
+        }
+        Object.assign(t, {
+          status: e.status,
+          reason: e.reason,
+          predicted: !!e.predicted,
+          ms: e.ms,
+          endAt: at(e),
+          stdout: e.stdout,
+          stderr: e.stderr,
+          rc: e.rc,
+          diffs: (e.diffs ?? []).map(diffView),
+        });
+        if (h.status !== "failed" && h.status !== "unreachable") h.status = e.status === "failed" ? "failed" : "running";
+        break;
+      }
+      case "host.failed":
+        host(e.host).status = "failed";
+        host(e.host).messages.push(e.message);
+        break;
+      case "host.unreachable":
+        host(e.host).status = "unreachable";
+        host(e.host).messages.push(e.message);
+        break;
+      case "message":
+        messages.push({ level: e.level, host: e.host, text: e.text });
+        if (e.host) host(e.host).messages.push(e.text);
+        break;
+      case "run.end":
+        end = e;
+        break;
+    }
+  }
+  for (const h of hosts.values()) {
+    const c = end?.recap[h.name];
+    if (c) h.counts = c;
+    if (end && h.status !== "failed" && h.status !== "unreachable") {
+      h.status = c && c.failed ? "failed" : c && c.unreachable ? "unreachable" : c && c.changed ? "changed" : "ok";
+    }
+  }
+  const state = start ? runState(start, end) : "crashed";
+  const view: RunView = { runId, start, end, state, hosts: [...hosts.values()], messages, lastSeq: events.at(-1)?.seq ?? 0, timeline: { width: 0, height: 0, rows: [], bars: 0, ticks: [] } };
+  view.timeline = timeline(view, events.length ? at(events.at(-1)!) : 0);
+  return view;
+}
+
+function diffView(d: FileDiff) {
+  return { path: d.path, secret: !!d.secret, text: d.secret ? `${d.path}: secret content changed (${d.before?.length ?? 0} -> ${d.after?.length ?? 0} bytes)` : unifiedDiff(d) };
+}
+
+export interface TimelineBar {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  cls: string;
+  title: string;
+  failed: boolean;
+}
+
+export interface Timeline {
+  width: number;
+  height: number;
+  rows: { name: string; y: number; bars: TimelineBar[] }[];
+  /** How many bars in all (none yet: the page leaves the picture out). */
+  bars: number;
+  ticks: { x: number; label: string }[];
+}
+
+const LABEL_W = 120;
+const PLOT_W = 760;
+const ROW_H = 26;
+const TOP = 22;
+
+/** Bars per host over the run's time, in SVG coordinates. */
+export function timeline(v: RunView, lastAt: number): Timeline {
+  // A note added after the end (a stop asked too late) does not stretch the picture.
+  const total = Math.max(v.end ? v.end.ms : lastAt, 1);
+  const x = (ms: number) => LABEL_W + (ms / total) * PLOT_W;
+  const rows = v.hosts.map((h, i) => {
+    const y = TOP + i * ROW_H;
+    const bars = h.tasks.map((t) => {
+      const end = t.endAt ?? lastAt;
+      // A quick failure is still a visible mark.
+      const w = Math.max(t.status === "failed" ? 5 : 2, x(end) - x(t.startAt));
+      const secs = ((end - t.startAt) / 1000).toFixed(2);
+      return { x: x(t.startAt), y: y + 4, w, h: ROW_H - 8, cls: `bar-${t.status}`, title: `${h.name}: ${t.task} — ${t.status}, ${secs} s`, failed: t.status === "failed" };
+    });
+    return { name: h.name, y, bars };
+  });
+  const step = niceStep(total / 6);
+  const ticks = [];
+  for (let ms = 0; ms <= total; ms += step) ticks.push({ x: x(ms), label: `${(ms / 1000).toFixed(step < 1000 ? 1 : 0)} s` });
+  return { width: LABEL_W + PLOT_W + 20, height: TOP + rows.length * ROW_H + 8, rows, bars: rows.reduce((n, r) => n + r.bars.length, 0), ticks };
+}
+
+function niceStep(raw: number): number {
+  for (const s of [100, 200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000]) if (s >= raw) return s;
+  return 3_600_000;
+}

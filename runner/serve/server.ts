@@ -1,0 +1,358 @@
+/**
+ * `runbook serve`'s HTTP side: Hono routes that render server-side HTML
+ * with nunjucks (the project's templating), a little CSS and JS and no
+ * build step. Runs start in this process through the run API (`startRun`),
+ * the same call `runbook play` makes; runs of other processes are read from
+ * the shared history directory and followed by tailing their files.
+ *
+ * Pages: Nodes (the inventory), Jobs (every playbook, its prompts as a
+ * form), a Run page (live log by server-sent events, grouped by host, with
+ * the recap, diffs and a timeline), History (filterable), Users (admin).
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Hono, type Context } from "hono";
+import { getCookie, setCookie, deleteCookie } from "hono/cookie";
+import { streamSSE } from "hono/streaming";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import nunjucks from "nunjucks";
+import { ExitError } from "../errors.ts";
+import type { StampedEvent } from "../events.ts";
+import { readRun, runsDir, runState, type RunSummary } from "../history.ts";
+import { loadInventory, type Inventory } from "../inventory/index.ts";
+import { resolvePattern } from "../patterns.ts";
+import { startRun, type Run } from "../run.ts";
+import { MASK, Secret } from "../secret.ts";
+import { hostVars } from "../vars.ts";
+import { CAN, LoginLimiter, Sessions, hashPassword, newToken, sameToken, verifyPassword, type Session } from "./auth.ts";
+import { Jobs } from "./jobs.ts";
+import { runView } from "./runview.ts";
+import { ROLES, STATUSES, Store, readFrom, runStatus, type Role } from "./store.ts";
+
+export interface ServeOptions {
+  stateDir: string;
+  inventory: string[];
+  playbooksDir: string;
+  sshConfig?: string;
+  /** Mark the session cookie Secure (the server is behind TLS). */
+  secureCookie?: boolean;
+}
+
+/** Runs this server started: `all` while they run and a minute after (their streams replay from memory), `running` until they end. */
+interface Active {
+  all: Map<string, Run>;
+  running: Set<Run>;
+}
+
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+const SESSION = "rb_session";
+const LOGIN = "rb_login";
+
+type Env = { Variables: { session: Session } };
+
+export function createApp(opts: ServeOptions) {
+  const store = new Store(opts.stateDir);
+  const sessions = new Sessions();
+  const limiter = new LoginLimiter();
+  const jobs = new Jobs(opts.playbooksDir);
+  const active: Active = { all: new Map(), running: new Set() };
+  const views = new nunjucks.Environment(new nunjucks.FileSystemLoader(join(HERE, "views")), { autoescape: true, throwOnUndefined: false });
+  views.addFilter("dur", (ms: number | null | undefined) => (ms == null ? "" : ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60_000)} min`));
+  views.addFilter("when", (iso: string) => iso.slice(0, 19).replace("T", " "));
+  const statics = {
+    "style.css": { type: "text/css; charset=utf-8", body: readFileSync(join(HERE, "static", "style.css")) },
+    "app.js": { type: "text/javascript; charset=utf-8", body: readFileSync(join(HERE, "static", "app.js")) },
+  } as const;
+
+  const app = new Hono<Env>();
+  const render = (c: Context<Env>, view: string, ctx: Record<string, unknown> = {}, status = 200) => {
+    const s = c.get("session") as Session | undefined;
+    const html = views.render(view, { ...ctx, me: s ? { user: s.user, role: s.role, canRun: CAN.run(s.role), admin: CAN.admin(s.role) } : undefined, csrf: s?.csrf, path: c.req.path });
+    return c.html(html, status as 200);
+  };
+
+  app.use("*", async (c, next) => {
+    await next();
+    c.header("X-Content-Type-Options", "nosniff");
+    c.header("X-Frame-Options", "DENY");
+    c.header("Referrer-Policy", "same-origin");
+    c.header("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'");
+    if (!c.res.headers.has("Cache-Control")) c.header("Cache-Control", "no-store");
+  });
+
+  app.get("/static/:file", (c) => {
+    const f = statics[c.req.param("file") as keyof typeof statics];
+    if (!f) return c.notFound();
+    return c.body(f.body, 200, { "Content-Type": f.type, "Cache-Control": "max-age=300" });
+  });
+
+  app.get("/favicon.ico", (c) => c.body(null, 204));
+
+  // ---- login ----------------------------------------------------------------
+  const cookieOpts = { httpOnly: true, sameSite: "Strict" as const, secure: !!opts.secureCookie, path: "/" };
+  app.get("/login", (c) => {
+    // Login CSRF: the form carries a token that must match a cookie set
+    // with it (kept while it lives, so two tabs of the login page both work).
+    const t = getCookie(c, LOGIN) || newToken();
+    setCookie(c, LOGIN, t, { ...cookieOpts, maxAge: 3600 });
+    return render(c, "login.njk", { loginToken: t, next: safeNext(c.req.query("next")) });
+  });
+  app.post("/login", async (c) => {
+    const body = await c.req.parseBody();
+    const name = String(body.user ?? "");
+    if (!sameToken(String(body._csrf ?? ""), getCookie(c, LOGIN))) return c.text("missing or wrong CSRF token", 403);
+    const ip = clientAddress(c);
+    const wait = Math.max(limiter.retryAfter(`ip:${ip}`), limiter.retryAfter(`user:${name}`));
+    const again = (error: string, status: number) => {
+      const t = newToken();
+      setCookie(c, LOGIN, t, { ...cookieOpts, maxAge: 3600 });
+      return render(c, "login.njk", { loginToken: t, error, user: name, next: safeNext(String(body.next ?? "")) }, status);
+    };
+    if (wait > 0) {
+      c.header("Retry-After", String(Math.ceil(wait / 1000)));
+      return again(`Too many failed logins; try again in ${Math.ceil(wait / 60_000)} min.`, 429);
+    }
+    const user = store.user(name);
+    // A user that does not exist costs the same hashing time as a wrong password.
+    const ok = user ? await verifyPassword(String(body.password ?? ""), user.hash) : (await verifyPassword("x", DUMMY_HASH), false);
+    if (!ok || !user) {
+      limiter.fail(`ip:${ip}`);
+      limiter.fail(`user:${name}`);
+      return again("Wrong user name or password.", 401);
+    }
+    const s = sessions.create(user.name, user.role);
+    setCookie(c, SESSION, s.id, cookieOpts);
+    deleteCookie(c, LOGIN, { path: "/" });
+    return c.redirect(safeNext(String(body.next ?? "")) ?? "/", 303);
+  });
+
+  // ---- everything else needs a session; every POST its CSRF token -------------
+  app.use("*", async (c, next) => {
+    const s = sessions.get(getCookie(c, SESSION));
+    if (!s) {
+      if (c.req.method === "GET" && (c.req.header("accept") ?? "").includes("text/html")) return c.redirect(`/login?next=${encodeURIComponent(c.req.path + (new URL(c.req.url).search || ""))}`, 303);
+      return c.text("log in first", 401);
+    }
+    c.set("session", s);
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") {
+      const header = c.req.header("x-csrf-token");
+      const form = header ? undefined : (await c.req.parseBody().catch(() => ({}) as Record<string, unknown>))._csrf;
+      if (!sameToken(header ?? (typeof form === "string" ? form : undefined), s.csrf)) return c.text("missing or wrong CSRF token", 403);
+    }
+    await next();
+  });
+
+  app.post("/logout", (c) => {
+    sessions.delete(getCookie(c, SESSION));
+    deleteCookie(c, SESSION, { path: "/" });
+    return c.redirect("/login", 303);
+  });
+
+  app.get("/", (c) => c.redirect("/history", 303));
+
+  // ---- nodes ----------------------------------------------------------------
+  app.get("/nodes", async (c) => {
+    const inv = await loadInventory(opts.inventory);
+    const pattern = c.req.query("pattern")?.trim() || "";
+    let names = [...inv.hosts.keys()];
+    let error: string | undefined;
+    if (pattern) {
+      try {
+        names = resolvePattern(inv, pattern);
+      } catch (err) {
+        error = (err as Error).message;
+      }
+    }
+    const nodes = names.map((n) => nodeView(inv, n));
+    const groups = [...inv.groups.values()].filter((g) => g.name !== "all").map((g) => ({ name: g.name, hosts: g.hosts, children: g.children, vars: maskVars(g.vars) }));
+    return render(c, "nodes.njk", { nodes, groups, pattern, error });
+  });
+
+  // ---- jobs -----------------------------------------------------------------
+  app.get("/jobs", async (c) => {
+    const list = await Promise.all(jobs.list().map((j) => jobs.get(j.name)));
+    store.refresh();
+    const last = new Map(list.map((j) => [j!.name, store.runs({ job: j!.file, limit: 1 })[0]]));
+    return render(c, "jobs.njk", { jobs: list.map((j) => ({ ...j, last: last.get(j!.name), lastStatus: last.get(j!.name) && runStatus(last.get(j!.name)!) })) });
+  });
+
+  app.get("/jobs/:name{.+}", async (c) => {
+    const job = await jobs.get(c.req.param("name"));
+    if (!job) return c.notFound();
+    return render(c, "job.njk", { job, values: {} });
+  });
+
+  app.post("/jobs/:name{.+}/run", async (c) => {
+    const s = c.get("session");
+    if (!CAN.run(s.role)) return c.text(`${s.role}s cannot start runs`, 403);
+    const job = await jobs.get(c.req.param("name"));
+    if (!job) return c.notFound();
+    const body = await c.req.parseBody();
+    // Secret options go into the run's memory as Secrets and nowhere else:
+    // not into the history (run.start carries no answers), not back into the form.
+    const answers: Record<string, unknown> = {};
+    for (const p of job.prompts) {
+      const v = body[`opt_${p.name}`];
+      if (typeof v !== "string" || (v === "" && !p.secret && p.default !== undefined)) continue;
+      if (v === "" && p.secret) continue;
+      answers[p.name] = p.secret ? new Secret(v) : v;
+    }
+    const text = (k: string) => (typeof body[k] === "string" ? (body[k] as string).trim() : "");
+    const list = (k: string) => text(k).split(",").map((x) => x.trim()).filter(Boolean);
+    try {
+      const run = await startRun({
+        playbook: job.file,
+        inventory: opts.inventory,
+        limit: text("limit") || undefined,
+        check: body.check === "on",
+        diff: body.diff === "on",
+        tags: list("tags"),
+        skipTags: list("skip_tags"),
+        answers,
+        startedBy: s.user,
+        sshConfig: opts.sshConfig,
+        stateDir: opts.stateDir,
+        verbose: 1,
+      });
+      active.all.set(run.runId, run);
+      active.running.add(run);
+      void run.outcome.then(() => {
+        active.running.delete(run);
+        setTimeout(() => active.all.delete(run.runId), 60_000).unref();
+      });
+      return c.redirect(`/runs/${run.runId}`, 303);
+    } catch (err) {
+      if (!(err instanceof ExitError)) throw err;
+      const values = Object.fromEntries(job.prompts.filter((p) => !p.secret).map((p) => [p.name, body[`opt_${p.name}`]]));
+      return render(c, "job.njk", { job, error: err.message, values, limit: text("limit"), check: body.check === "on", diff: body.diff === "on", tags: text("tags") }, 400);
+    }
+  });
+
+  // ---- runs -----------------------------------------------------------------
+  const loadEvents = (runId: string): StampedEvent[] | null => (/^[\w.-]+$/.test(runId) ? readRun(runId, opts.stateDir) : null);
+
+  app.get("/runs/:id", (c) => {
+    const runId = c.req.param("id");
+    const events = loadEvents(runId);
+    if (!events) return c.notFound();
+    const view = runView(runId, events);
+    const diffs = view.hosts.flatMap((h) => h.tasks.filter((t) => t.diffs.length).map((t) => ({ host: h.name, task: t.task, diffs: t.diffs })));
+    const stoppable = active.all.has(runId) && view.state === "running" && CAN.run(c.get("session").role);
+    return render(c, "run.njk", { run: view, diffs, status: view.start ? runStatus({ state: view.state, exitCode: view.end?.exitCode ?? null }) : "crashed", stoppable });
+  });
+
+  app.post("/runs/:id/stop", (c) => {
+    if (!CAN.run(c.get("session").role)) return c.text("viewers cannot stop runs", 403);
+    const run = active.all.get(c.req.param("id"));
+    if (!run) return c.text("not a run of this server, or already ended", 409);
+    if (run.stop("stopped from the web UI")) run.note("warn", `stopped by ${c.get("session").user} from the web UI: no new task starts; running commands get their grace period`);
+    return c.redirect(`/runs/${run.runId}`, 303);
+  });
+
+  app.get("/runs/:id/stream", (c) => {
+    const runId = c.req.param("id");
+    const file = join(runsDir(opts.stateDir), `${runId}.jsonl`);
+    if (!/^[\w.-]+$/.test(runId) || !existsSync(file)) return c.notFound();
+    const after = Number(c.req.query("after") ?? c.req.header("last-event-id") ?? 0) || 0;
+    return streamSSE(c, async (stream) => {
+      const send = (e: StampedEvent) => stream.writeSSE({ id: String(e.seq), event: "run", data: JSON.stringify(e) });
+      const run = active.all.get(runId);
+      if (run) {
+        for await (const e of run.events()) {
+          if (stream.aborted) return;
+          if (e.seq > after) await send(e);
+        }
+        return;
+      }
+      // Another process's run: tail its file until its end record, or until
+      // its process is gone (crashed) and nothing more comes.
+      let offset = 0;
+      let start: RunSummary["start"] | undefined;
+      while (!stream.aborted) {
+        const r = readFrom(file, offset);
+        offset = r.offset;
+        for (const e of r.events) {
+          if (e.type === "run.start") start = e;
+          if (e.seq > after) await send(e);
+          if (e.type === "run.end") return;
+        }
+        if (r.events.length === 0 && start && runState(start, undefined) === "crashed") {
+          await stream.writeSSE({ event: "gone", data: "crashed" });
+          return;
+        }
+        await stream.sleep(200);
+      }
+    });
+  });
+
+  // ---- history --------------------------------------------------------------
+  const historyFilter = (c: Context<Env>) => ({ host: c.req.query("host") || undefined, status: c.req.query("status") || undefined, user: c.req.query("user") || undefined, job: c.req.query("job") || undefined });
+  const historyRows = (c: Context<Env>) => {
+    store.refresh();
+    return store.runs(historyFilter(c)).map((r) => ({ ...r, status: runStatus(r) }));
+  };
+  app.get("/history", (c) => render(c, "history.njk", { runs: historyRows(c), filter: historyFilter(c), choices: store.choices(), statuses: STATUSES, query: new URL(c.req.url).search }));
+  app.get("/history/rows", (c) => render(c, "history-rows.njk", { runs: historyRows(c) }));
+
+  // ---- users ----------------------------------------------------------------
+  app.get("/users", (c) => (CAN.admin(c.get("session").role) ? render(c, "users.njk", { users: store.users(), roles: ROLES }) : c.text("admins only", 403)));
+  app.post("/users", async (c) => {
+    if (!CAN.admin(c.get("session").role)) return c.text("admins only", 403);
+    const body = await c.req.parseBody();
+    const name = String(body.name ?? "").trim();
+    const role = String(body.role ?? "") as Role;
+    const password = String(body.password ?? "");
+    const problem = !/^[\w.@-]{1,64}$/.test(name) ? "a user name is 1-64 letters, digits, . _ @ -" : !ROLES.includes(role) ? "no such role" : password.length < 8 ? "a password has at least 8 characters" : undefined;
+    if (problem) return render(c, "users.njk", { users: store.users(), roles: ROLES, error: problem }, 400);
+    store.putUser(name, role, await hashPassword(password));
+    sessions.updateUser(name, role);
+    return c.redirect("/users", 303);
+  });
+
+  app.onError((err, c) => {
+    if (err instanceof ExitError) return c.text(err.message, 400);
+    console.error(`runbook serve: ${c.req.method} ${c.req.path}: ${(err as Error).stack ?? err}`);
+    return c.text("internal error (see the server's log)", 500);
+  });
+
+  return { app, store, active };
+}
+
+const DUMMY_HASH = "scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+/** A local path to go to after login, never another site. */
+function safeNext(next: string | undefined): string | undefined {
+  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : undefined;
+}
+
+function clientAddress(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Variables for display: Secrets (and anything named like a password) masked. */
+function maskVars(vars: Record<string, unknown>): { key: string; value: string; secret: boolean }[] {
+  return Object.entries(vars).map(([key, v]) => {
+    // A Secret's JSON is the mask, also inside a list or map.
+    const secret = v instanceof Secret || /(^|_)(pass(word)?|secret|token)($|_)/i.test(key);
+    return { key, secret, value: secret ? MASK : typeof v === "string" ? v : JSON.stringify(v) };
+  });
+}
+
+function nodeView(inv: Inventory, name: string) {
+  const h = inv.hosts.get(name)!;
+  const vars = hostVars(inv, name);
+  return {
+    name,
+    address: h.conn.address,
+    user: h.conn.user ?? "",
+    port: h.conn.port ?? "",
+    groups: h.groups.filter((g) => g !== "all"),
+    vars: maskVars(vars.vars).map((v) => ({ ...v, source: vars.sources[v.key] ?? "" })),
+    source: `${h.source.file}${h.source.line ? `:${h.source.line}` : ""}`,
+  };
+}

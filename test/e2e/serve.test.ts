@@ -1,0 +1,282 @@
+/**
+ * `runbook serve` end to end, in Debian's chromium (puppeteer-core) against
+ * lab hosts: log in; start a job typing its secret option into the form;
+ * watch the live log grow before the run ends; the run page with its
+ * diffs and timeline (a failed host marked); a `runbook play` started in
+ * another process appears and is followed live; history filtered by host;
+ * a viewer gets 403 starting a job; a POST without the CSRF token is
+ * refused. Then a canary (the secret option's value) is searched for in
+ * every page and response the browser saw, the event stream, the SQLite
+ * database, the history files and the server's output: zero hits.
+ *
+ * The job waits on a gate file on each host (test/fixtures/serve/deploy.ts),
+ * so "before the run ends" does not depend on timing. Screenshots of each
+ * page go to RUNBOOK_SCREENSHOTS (docs/screenshots for the docs), else a
+ * temp dir.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser, Page } from "puppeteer-core";
+import * as assert from "uvu/assert";
+import { labSuite, ssh } from "../lab/fixture.ts";
+import type { Lab } from "../lab/lab.ts";
+import { ensureChromium, launch } from "./browser.ts";
+
+const CANARY = `rbcanary${randomBytes(6).toString("hex")}`;
+const INV_SECRET = `${CANARY}-inventory`;
+const SHOTS = process.env.RUNBOOK_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), "rb-shots-"));
+const WAIT = 180_000;
+
+const s = await labSuite("serve: the web UI in a real browser", { hosts: 2 });
+
+/** Starts `runbook serve` on a free port; resolves with its URL once it listens. */
+function startServer(args: string[], env: NodeJS.ProcessEnv): Promise<{ url: string; child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, ["bin/runbook.js", "serve", "--port", "0", ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`runbook serve did not start:\n${out}`)), 60_000);
+    const onData = (d: Buffer) => {
+      out += d;
+      const m = /runbook serve: (http:\/\/\S+?)\/? /.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ url: m[1]!, child, output: () => out });
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`runbook serve exited ${code}:\n${out}`)));
+  });
+}
+
+function exited(child: ChildProcess): Promise<unknown> {
+  return new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once("exit", r)));
+}
+
+/** Every HTML, text and JSON response body a page received, for the canary search. */
+function recordResponses(page: Page, into: string[]): void {
+  page.on("response", async (r) => {
+    const type = r.headers()["content-type"] ?? "";
+    if (!/html|text\/plain|json/.test(type)) return;
+    try {
+      into.push(`${r.url()}\n${await r.text()}`);
+    } catch {
+      // a redirect or a body already gone: nothing to read
+    }
+  });
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function login(page: Page, url: string, user: string, password: string): Promise<void> {
+  await page.goto(`${url}/login`);
+  await page.type("input[name=user]", user);
+  await page.type("input[name=password]", password);
+  await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
+  assert.not.match(page.url(), /\/login/, `${user} is logged in`);
+}
+
+const gate = (lab: Lab, open: boolean) => Promise.all(lab.hosts.map((h) => ssh(lab, h, open ? "mkdir -p /srv/serve-demo && touch /srv/serve-demo/gate" : "rm -f /srv/serve-demo/gate")));
+
+/** Lines of the live log of a host's gate step. */
+const ticks = (page: Page, host: string) =>
+  page.$$eval(`#host-${host} li[data-task="wait for the gate"] pre.out`, (els) => (els[0]?.textContent ?? "").split("\n").filter((l) => l.startsWith("tick")).length);
+
+s("serve: jobs, live log, run page, CLI runs, history, roles, CSRF, and the canary nowhere", async ({ lab }) => {
+  const chromium = await ensureChromium((l) => console.error(l));
+  assert.ok(chromium, "chromium is installed (apt-get install chromium)");
+  const state = mkdtempSync(join(tmpdir(), "rb-serve-state-"));
+  const extraInv = join(state, "..", `rb-serve-inv-${randomBytes(3).toString("hex")}.yml`);
+  writeFileSync(extraInv, `all:\n  vars:\n    deployPassword: !secret '${INV_SECRET}'\n`);
+  const serveArgs = ["-i", lab.inventory, "-i", extraInv, "--playbooks", "test/fixtures/serve"];
+  let server = await startServer(serveArgs, { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "admin-pass-1" });
+  const firstServer = server;
+  const { url } = server;
+  const seen: string[] = [];
+  let browser: Browser | undefined;
+  let cli: ChildProcess | undefined;
+  try {
+    browser = await launch(chromium!);
+    const page = await browser.newPage();
+    page.setDefaultTimeout(WAIT);
+    recordResponses(page, seen);
+
+    // Log in.
+    await page.goto(`${url}/history`);
+    assert.match(page.url(), /\/login\?next=%2Fhistory/);
+    await shot(page, "login");
+    await login(page, url, "admin", "admin-pass-1");
+    assert.match(page.url(), /\/history$/);
+
+    // Nodes: both hosts, the inventory secret masked.
+    await page.goto(`${url}/nodes`);
+    const nodes = await page.$$eval("tr.node", (rows) => rows.map((r) => (r as HTMLElement).dataset.node));
+    assert.equal(nodes, lab.hosts.map((h) => h.name));
+    await page.$$eval("tr.node details", (ds) => ds.forEach((d) => ((d as HTMLDetailsElement).open = true)));
+    assert.match(await page.$eval("tr.node", (r) => r.textContent ?? ""), /deployPassword\s*\*{8}/);
+    await shot(page, "nodes");
+
+    // Jobs, then the job's form: the secret typed in, a choice, a text option.
+    await page.goto(`${url}/jobs`);
+    await shot(page, "jobs");
+    await page.goto(`${url}/jobs/deploy`);
+    assert.is(await page.$eval("input[name=opt_token]", (i) => (i as HTMLInputElement).type), "password");
+    await gate(lab, false);
+    await page.type("input[name=opt_token]", CANARY);
+    await page.select("select[name=opt_channel]", "testing");
+    await page.$eval("input[name=opt_failOn]", (i) => ((i as HTMLInputElement).value = ""));
+    await page.type("input[name=opt_failOn]", lab.hosts[1]!.name);
+    await page.click("input[name=diff]");
+    await shot(page, "job");
+    await Promise.all([page.waitForNavigation(), page.click("button#run")]);
+    assert.match(page.url(), /\/runs\/\d{8}-\d{6}-[0-9a-f]{4}$/);
+    const uiRun = page.url().split("/").pop()!;
+
+    // The live log grows while the run waits on the gate (no reload: the marker stays).
+    const [t1, t2] = lab.hosts.map((h) => h.name) as [string, string];
+    await page.waitForFunction((h) => (document.querySelector(`#host-${h} li[data-task="wait for the gate"] pre.out`)?.textContent ?? "").includes("tick 1"), {}, t1);
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
+    const before = await ticks(page, t1);
+    await page.waitForFunction((h, n) => (document.querySelector(`#host-${h} li[data-task="wait for the gate"] pre.out`)?.textContent ?? "").split("\n").filter((l) => l.startsWith("tick")).length > n + 2, {}, t1, before);
+    assert.is(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 1, "the log grew without a reload");
+    assert.is(await page.$eval("#run-status", (e) => e.textContent), "running");
+    assert.is(await page.$eval(`[data-host-status="${t1}"]`, (e) => e.textContent), "running");
+    await shot(page, "run-live");
+
+    // Open the gate: the run ends, the page reloads with recap, diffs and timeline.
+    await gate(lab, true);
+    await page.waitForFunction(() => document.querySelector("#run-status")?.textContent === "failed", { timeout: WAIT });
+    const hostStatus = await page.$$eval("#hosts tbody tr", (rows) => rows.map((r) => [(r as HTMLElement).dataset.host, r.querySelector(".badge")?.textContent]));
+    assert.equal(hostStatus, [[t1, "changed"], [t2, "failed"]]);
+    const diffs = await page.$$eval(".diff", (ds) => ds.map((d) => d.textContent ?? "").join("\n"));
+    assert.match(diffs, /\+channel = testing/);
+    assert.match(diffs, /token: secret content changed/);
+    assert.ok((await page.$$("svg.timeline rect.bar-failed")).length >= 1, "the failed task is a red bar");
+    assert.ok((await page.$$("svg.timeline text.failmark")).length >= 1, "and marked");
+    assert.is((await page.$$("svg.timeline text.hostlabel")).length, 2);
+    await shot(page, "run");
+
+    // A run started by `runbook play` in another process appears, and is followed live.
+    await gate(lab, false);
+    await page.goto(`${url}/history`);
+    cli = spawn(process.execPath, ["bin/runbook.js", "play", "test/fixtures/serve/deploy.ts", "-i", lab.inventory, "-l", t2, "--diff"], {
+      env: { ...process.env, RUNBOOK_STATE_DIR: state, RUNBOOK_VAR_token: CANARY },
+      stdio: "ignore",
+    });
+    const cliExit = new Promise<number | null>((r) => cli!.on("exit", r));
+    const cliRun = await page.waitForFunction(
+      (ui) => [...document.querySelectorAll("#history tr.run")].map((r) => r as HTMLElement).find((r) => r.dataset.run !== ui && r.classList.contains("st-running"))?.dataset.run,
+      { timeout: WAIT },
+      uiRun,
+    );
+    const cliRunId = (await cliRun.jsonValue()) as string;
+    await page.goto(`${url}/runs/${cliRunId}`);
+    await page.waitForFunction((h) => (document.querySelector(`#host-${h} li[data-task="wait for the gate"] pre.out`)?.textContent ?? "").includes("tick"), {}, t2);
+    const cliBefore = await ticks(page, t2);
+    await page.waitForFunction((h, n) => (document.querySelector(`#host-${h} li[data-task="wait for the gate"] pre.out`)?.textContent ?? "").split("\n").filter((l) => l.startsWith("tick")).length > n + 1, {}, t2, cliBefore);
+    assert.is(await page.$eval("#run-status", (e) => e.textContent), "running");
+    await gate(lab, true);
+    assert.is(await cliExit, 0);
+    await page.waitForFunction(() => document.querySelector("#run-status")?.textContent === "ok", { timeout: WAIT });
+
+    // History filtered by host (through the form): the CLI run touched only t2.
+    await page.goto(`${url}/history`);
+    await page.select("select[name=host]", t1);
+    await Promise.all([page.waitForNavigation(), page.click("#history-filter button[type=submit]")]);
+    assert.match(page.url(), new RegExp(`host=${t1}`));
+    const filtered = await page.$$eval("#history tr.run", (rows) => rows.map((r) => [(r as HTMLElement).dataset.run, (r as HTMLElement).dataset.hosts]));
+    assert.equal(filtered.map((f) => f[0]), [uiRun]);
+    await page.goto(`${url}/history`);
+    const everything = await page.$$eval("#history tr.run", (rows) => rows.map((r) => (r as HTMLElement).dataset.run));
+    assert.equal(everything, [cliRunId, uiRun]);
+    await shot(page, "history");
+
+    // A POST without the CSRF token is refused (and makes no user).
+    const noToken = await page.evaluate(async () => (await fetch("/users", { method: "POST", body: new URLSearchParams({ name: "mallory", role: "admin", password: "mallory-pass" }) })).status);
+    assert.is(noToken, 403);
+
+    // An admin adds a viewer; the viewer sees the job but cannot start it (403).
+    await page.goto(`${url}/users`);
+    await page.type("input[name=name]", "vic");
+    await page.select("select[name=role]", "viewer");
+    await page.type("input[name=password]", "viewer-pass-1");
+    await Promise.all([page.waitForNavigation(), page.click("form.card button[type=submit]")]);
+    assert.equal(await page.$$eval("table.list tbody tr td:first-child", (tds) => tds.map((t) => t.textContent)), ["admin", "vic"]);
+    await shot(page, "users");
+    const viewerCtx = await browser.createBrowserContext();
+    const vpage = await viewerCtx.newPage();
+    vpage.setDefaultTimeout(WAIT);
+    recordResponses(vpage, seen);
+    await login(vpage, url, "vic", "viewer-pass-1");
+    await vpage.goto(`${url}/jobs/deploy`);
+    assert.is(await vpage.$("button#run"), null, "no run button for a viewer");
+    const viewerPost = await vpage.evaluate(async () => {
+      const csrf = (document.querySelector("input[name=_csrf]") as HTMLInputElement).value;
+      return (await fetch("/jobs/deploy/run", { method: "POST", body: new URLSearchParams({ _csrf: csrf, opt_token: "x" }) })).status;
+    });
+    assert.is(viewerPost, 403);
+    await shot(vpage, "job-viewer");
+
+    // The canary: every page and response, the event streams, the database, the history, the server's output.
+    const cookie = (await page.cookies()).map((c) => `${c.name}=${c.value}`).join("; ");
+    for (const id of [uiRun, cliRunId]) {
+      const stream = await fetch(`${url}/runs/${id}/stream?after=0`, { headers: { cookie } });
+      const text = await stream.text();
+      assert.match(text, /"type":"run\.end"/, "the stream replays the whole run");
+      seen.push(text);
+    }
+    const dbText = readFileSync(join(state, "serve.db")).toString("latin1");
+    assert.match(dbText, new RegExp(uiRun), "the database indexes the runs");
+    const runFiles = readdirSync(join(state, "runs")).map((f) => readFileSync(join(state, "runs", f), "utf8"));
+    assert.is(runFiles.length, 2);
+    for (const [where, text] of [
+      ["pages and responses", seen.join("\n")],
+      ["the database", dbText],
+      ["the history files", runFiles.join("\n")],
+      ["the server's output", firstServer.output()],
+    ] as const) {
+      assert.not.ok(text.includes(CANARY), `${where} hold the canary`);
+      assert.not.ok(text.includes(Buffer.from(CANARY).toString("base64")), `${where} hold the canary in base64`);
+    }
+    assert.ok(seen.length > 10, `responses were recorded (${seen.length})`);
+    // It did reach the hosts, where it was sent.
+    assert.is((await ssh(lab, t1, "cat /srv/serve-demo/token")).stdout, CANARY);
+
+    // Killing the server mid-run loses no record: on the next start the run is crashed, never running.
+    await gate(lab, false);
+    await page.goto(`${url}/jobs/deploy`);
+    await page.type("input[name=opt_token]", CANARY);
+    await Promise.all([page.waitForNavigation(), page.click("button#run")]);
+    const killedRun = page.url().split("/").pop()!;
+    await page.waitForFunction((h) => (document.querySelector(`#host-${h} li[data-task="wait for the gate"] pre.out`)?.textContent ?? "").includes("tick"), {}, t1);
+    server.child.kill("SIGKILL");
+    await exited(server.child);
+    // No admin password this time: the users are in the store.
+    server = await startServer(serveArgs, { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "" });
+    await gate(lab, true);
+    const page2 = await browser.newPage();
+    page2.setDefaultTimeout(WAIT);
+    recordResponses(page2, seen);
+    await login(page2, server.url, "admin", "admin-pass-1");
+    await page2.goto(`${server.url}/history`);
+    const states = await page2.$$eval("#history tr.run", (rows) => rows.map((r) => [(r as HTMLElement).dataset.run, r.querySelector(".badge")?.textContent]));
+    assert.equal(states, [[killedRun, "crashed"], [cliRunId, "ok"], [uiRun, "failed (2)"]]);
+    await page2.goto(`${server.url}/runs/${killedRun}`);
+    assert.is(await page2.$eval("#run-status", (e) => e.textContent), "crashed");
+    assert.not.ok(seen.join("\n").includes(CANARY), "no page after the restart holds the canary");
+    assert.not.ok(readFileSync(join(state, "runs", `${killedRun}.jsonl`), "utf8").includes(CANARY));
+  } finally {
+    cli?.kill("SIGKILL");
+    await browser?.close();
+    server.child.kill("SIGTERM");
+    await exited(server.child);
+  }
+});
+
+s.run();

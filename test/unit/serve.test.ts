@@ -1,0 +1,145 @@
+/**
+ * `runbook serve` without a browser: password hashes, the login limiter,
+ * the SQLite index of the history (a crashed run is never `running`, a
+ * half-written line is read once whole), and the HTTP rules through the
+ * app's own request function: login, CSRF on every POST, roles.
+ */
+import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { hashPassword, LoginLimiter, verifyPassword } from "../../runner/serve/auth.ts";
+import { createApp } from "../../runner/serve/server.ts";
+import { Store } from "../../runner/serve/store.ts";
+
+/** An event as the history stores it, timed by its run id (20261204-120100: 12:01:00) and seq (seconds). */
+const event = (runId: string, seq: number, e: Record<string, unknown>) =>
+  JSON.stringify({ ...e, runId, seq, time: new Date(Date.UTC(2026, 11, 4, 12, Number(runId.slice(11, 13)), seq)).toISOString() }) + "\n";
+
+function fakeRuns(dir: string) {
+  const runs = join(dir, "runs");
+  mkdirSync(runs, { recursive: true });
+  const start = (id: string, pid: number, user = "alice") => event(id, 1, { type: "run.start", playbook: "playbooks/site.ts", user, check: false, diff: false, pid });
+  const play = (id: string, hosts: string[]) => event(id, 2, { type: "play.start", play: "p", hosts, check: false });
+  const recap = { ok: 1, changed: 1, failed: 0, skipped: 0, unreachable: 0, unknown: 0, time: 5 };
+  // finished ok on tnode1
+  writeFileSync(join(runs, "20261204-120000-aaaa.jsonl"), start("20261204-120000-aaaa", 1) + play("20261204-120000-aaaa", ["tnode1"]) + event("20261204-120000-aaaa", 3, { type: "run.end", recap: { tnode1: recap }, exitCode: 0, ms: 10 }));
+  // a run whose process is gone (pid 2^22 + 1 is above Linux's pid_max): crashed
+  writeFileSync(join(runs, "20261204-120100-bbbb.jsonl"), start("20261204-120100-bbbb", 4194305, "bob") + play("20261204-120100-bbbb", ["tnode2"]));
+  // this process's run, still going, its last line half written
+  writeFileSync(join(runs, "20261204-120200-cccc.jsonl"), start("20261204-120200-cccc", process.pid) + play("20261204-120200-cccc", ["tnode1", "tnode2"]) + '{"type":"task.st');
+  return runs;
+}
+
+test("scrypt hashes verify the right password only, salted", async () => {
+  const a = await hashPassword("correct horse");
+  const b = await hashPassword("correct horse");
+  assert.match(a, /^scrypt\$32768\$8\$1\$/);
+  assert.is.not(a, b);
+  assert.ok(await verifyPassword("correct horse", a));
+  assert.not.ok(await verifyPassword("correct hors", a));
+});
+
+test("the login limiter refuses after 5 failures in the window, then lets go", () => {
+  const l = new LoginLimiter(5, 60_000);
+  for (let i = 0; i < 5; i++) {
+    assert.is(l.retryAfter("ip:1", 1000 + i), 0);
+    l.fail("ip:1", 1000 + i);
+  }
+  assert.ok(l.retryAfter("ip:1", 2000) > 0);
+  assert.is(l.retryAfter("ip:2", 2000), 0);
+  assert.is(l.retryAfter("ip:1", 1000 + 60_001), 0);
+});
+
+test("the index: states from the files, crashed never running, filters by host/status/user", () => {
+  const dir = mkdtempSync(join(tmpdir(), "rb-serve-"));
+  const runs = fakeRuns(dir);
+  const store = new Store(dir);
+  store.refresh();
+  const all = store.runs();
+  assert.equal(all.map((r) => [r.runId, r.state]), [
+    ["20261204-120200-cccc", "running"],
+    ["20261204-120100-bbbb", "crashed"],
+    ["20261204-120000-aaaa", "finished"],
+  ]);
+  assert.equal(store.runs({ host: "tnode1" }).map((r) => r.runId), ["20261204-120200-cccc", "20261204-120000-aaaa"]);
+  assert.equal(store.runs({ status: "crashed" }).map((r) => r.user), ["bob"]);
+  assert.equal(store.runs({ status: "ok" }).map((r) => r.changed), [1]);
+  assert.equal(store.runs({ user: "alice", host: "tnode2" }).map((r) => r.runId), ["20261204-120200-cccc"]);
+  // The half line completes and the run ends: read again.
+  appendFileSync(join(runs, "20261204-120200-cccc.jsonl"), 'art"}\n'.replace('art"}', 'art","runId":"20261204-120200-cccc","seq":3,"host":"tnode3","play":"p","task":"t","time":"2026-12-04T12:02:03.000Z"}') + event("20261204-120200-cccc", 4, { type: "run.end", recap: {}, exitCode: 2, ms: 9 }));
+  store.refresh();
+  const c = store.run("20261204-120200-cccc")!;
+  assert.is(c.state, "finished");
+  assert.equal(c.hosts, ["tnode1", "tnode2", "tnode3"]);
+  assert.equal(store.runs({ status: "failed" }).map((r) => r.runId), ["20261204-120200-cccc"]);
+  store.close();
+});
+
+/** A cookie jar and CSRF token over app.request. */
+async function client(app: ReturnType<typeof createApp>["app"], user: string, password: string) {
+  const cookies = new Map<string, string>();
+  const keep = (res: Response) => {
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(";");
+      const [k, v] = pair!.split("=");
+      cookies.set(k!, v!);
+    }
+    return res;
+  };
+  const headers = () => ({ cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join("; "), accept: "text/html" });
+  const get = async (path: string) => keep(await app.request(path, { headers: headers() }));
+  const post = async (path: string, form: Record<string, string>) =>
+    keep(await app.request(path, { method: "POST", headers: { ...headers(), "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form).toString() }));
+  const loginPage = await (await get("/login")).text();
+  const token = /name="_csrf" value="([^"]+)"/.exec(loginPage)![1]!;
+  const login = await post("/login", { _csrf: token, user, password });
+  const csrf = async (path: string) => /name="_csrf" value="([^"]+)"/.exec(await (await get(path)).text())?.[1] ?? "";
+  return { get, post, login, csrf };
+}
+
+test("http: login, CSRF on every POST, viewers cannot start runs, admins add users", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "rb-serve-"));
+  fakeRuns(dir);
+  const { app, store } = createApp({ stateDir: dir, inventory: ["test/fixtures/inventory/rundeck.yml"], playbooksDir: "test/fixtures/serve" });
+  store.putUser("admin", "admin", await hashPassword("adminpass1"));
+
+  const anon = await app.request("/history", { headers: { accept: "text/html" } });
+  assert.is(anon.status, 303);
+  assert.match(anon.headers.get("location")!, /^\/login\?next=%2Fhistory/);
+
+  const bad = await client(app, "admin", "wrong password");
+  assert.is(bad.login.status, 401);
+
+  const admin = await client(app, "admin", "adminpass1");
+  assert.is(admin.login.status, 303);
+  const setCookie = admin.login.headers.getSetCookie().find((c) => c.startsWith("rb_session="))!;
+  assert.match(setCookie, /HttpOnly/);
+  assert.match(setCookie, /SameSite=Strict/);
+  const history = await admin.get("/history");
+  assert.is(history.status, 200);
+  assert.match(history.headers.get("content-security-policy")!, /script-src 'self'/);
+  const page = await history.text();
+  assert.match(page, /20261204-120100-bbbb/);
+  assert.match(page, /badge st-crashed/);
+
+  // No token, a wrong token: refused, nothing made.
+  assert.is((await admin.post("/users", { name: "eve", role: "admin", password: "evepassword" })).status, 403);
+  assert.is((await admin.post("/users", { _csrf: "forged", name: "eve", role: "admin", password: "evepassword" })).status, 403);
+  assert.is(store.user("eve"), undefined);
+  const token = await admin.csrf("/users");
+  assert.is((await admin.post("/users", { _csrf: token, name: "val", role: "viewer", password: "viewerpass1" })).status, 303);
+  assert.is(store.user("val")?.role, "viewer");
+
+  const viewer = await client(app, "val", "viewerpass1");
+  assert.is(viewer.login.status, 303);
+  const vtoken = await viewer.csrf("/jobs/deploy");
+  assert.ok(vtoken, "the viewer's page has its CSRF token");
+  assert.is((await viewer.post("/jobs/deploy/run", { _csrf: vtoken, opt_token: "x" })).status, 403);
+  assert.is((await viewer.get("/users")).status, 403);
+  assert.not.match(await (await viewer.get("/jobs/deploy")).text(), /id="run"/);
+  store.close();
+});
+
+test.run();
