@@ -73,6 +73,7 @@ const params = {
   poolDefaults: z.strictObject({ size: z.int().default(3), minSize: z.int().default(2) }).default({ size: 3, minSize: 2 }).describe("`osd_pool_default_size` / `_min_size` (also the mgr's own pool)."),
   osdMemoryTarget: z.int().optional().describe("`osd_memory_target` in bytes (Ceph: 4 GiB; at least 896 MiB)."),
   config: z.record(z.string(), z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]))).default({}).describe("More ceph.conf settings by section: `{ mon: { mon_data_avail_warn: 5 } }`."),
+  quorumTimeout: z.int().default(300).describe("Seconds every host waits for the monitors' quorum before it fails, naming the monitors missing and whether their port answers."),
   adminKeyring: z.boolean().default(true).describe(`Write ${ADMIN_KEYRING} on every host of the role (monitors always get it).`),
   packages: z.array(z.string()).optional().describe("Packages to install. Default: ceph-mon and ceph-mgr on monitors and managers, ceph-osd on OSD hosts, ceph-common everywhere."),
 };
@@ -328,7 +329,7 @@ export const ceph = role({
     }
 
     // 6. Quorum: every host waits for it (the next steps talk to the monitors).
-    await h.waitUntil("the Ceph monitors are in quorum", () => quorumMissing(h, addrs, isMon ? h.name : undefined), { timeout: 300, interval: 2 });
+    await h.waitUntil("the Ceph monitors are in quorum", () => quorumMissing(h, addrs, isMon ? h.name : undefined), { timeout: p.quorumTimeout, interval: 2 });
 
     // 7. Manager.
     if (isMgr) {

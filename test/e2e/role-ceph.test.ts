@@ -39,7 +39,7 @@ const printed: string[] = [];
 const timings: string[] = [];
 
 /** The lab inventory with the ceph parameters on every host and the tag `ceph` on `members`. */
-function inventory(lab: Lab, members: string[]): string {
+function inventory(lab: Lab, members: string[], extra: Record<string, unknown> = {}): string {
   const inv = parseYaml(readFileSync(lab.inventory, "utf8")) as Record<string, Record<string, any>>;
   for (const [name, host] of Object.entries(inv)) {
     if (members.includes(name)) host.tags += ",ceph";
@@ -50,6 +50,7 @@ function inventory(lab: Lab, members: string[]): string {
       osdMemoryTarget: 1024 ** 3,
       // The lab's disk is the test machine's: see the module doc.
       config: { mon: { mon_data_avail_warn: 1 } },
+      ...extra,
     };
   }
   const file = join(lab.dir, `inventory-ceph-${members.length}.yml`);
@@ -57,8 +58,8 @@ function inventory(lab: Lab, members: string[]): string {
   return file;
 }
 
-async function play(lab: Lab, members: string[], args: string[] = []): Promise<CliResult> {
-  const r = await runbook(["play", PLAYBOOK, "-i", inventory(lab, members), "--json", ...args], { stateDir: state });
+async function play(lab: Lab, members: string[], args: string[] = [], extra: Record<string, unknown> = {}): Promise<CliResult> {
+  const r = await runbook(["play", PLAYBOOK, "-i", inventory(lab, members, extra), "--json", ...args], { stateDir: state });
   printed.push(r.stdout, r.stderr);
   return r;
 }
@@ -170,6 +171,31 @@ s("a stopped monitor: quorum stands on the other two; a rerun starts it again", 
   const changed = results(r.stdout).filter((e) => e.status === "changed").map((e) => `${e.host} ${e.task}`);
   assert.equal(changed, ["tnode3 start ceph-mon.tnode3 (no systemd here: started directly)"]);
   await until(lab, 120, "tnode3 back in quorum", healthy(3));
+});
+
+s("no quorum: the wait times out naming the missing monitors and their ports; a rerun starts them (systemd unit and direct)", async ({ lab }) => {
+  await ssh(lab, "tnode2", "systemctl stop ceph-mon@tnode2");
+  await ssh(lab, "tnode3", "pkill -f '^ceph-mon --cluster ceph --id tnode3( |$)'; while pgrep -f '^ceph-mon ' >/dev/null; do sleep 0.2; done");
+  // tnode1's monitor notices it is alone after its lease runs out: wait until it no longer claims quorum.
+  const started = Date.now();
+  while (/"state": *"(leader|peon)"/.test(await out(lab, "tnode1", "ceph daemon mon.tnode1 mon_status"))) {
+    assert.ok(Date.now() - started < 60_000, "tnode1's monitor still claims quorum after 60 s");
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  const r = await play(lab, TRIO, ["--limit", "tnode1"], { quorumTimeout: 5 });
+  assert.is(r.code, 2, r.stdout.slice(-3000));
+  const failed = results(r.stdout).filter((e) => e.status === "failed");
+  assert.equal(failed.map((e) => `${e.host} ${e.task}`), ["tnode1 wait until the Ceph monitors are in quorum"]);
+  const missing = (i: number) => `tnode${i} is not in quorum (${lab.hosts[i - 1]!.address}, port 3300 not reachable)`;
+  assert.match(failed[0]!.reason, /^timed out after \d+ s; still missing: /);
+  // No monitor answers for the quorum (tnode1 alone has none), but tnode1's port answers and the other two do not.
+  const own = `tnode1 is not in quorum (${lab.hosts[0]!.address}, port 3300 open)`;
+  assert.ok(failed[0]!.reason.endsWith(`still missing: no quorum (0 of 3 monitors); ${own}; ${missing(2)}; ${missing(3)}`), failed[0]!.reason);
+  const back = await play(lab, TRIO);
+  assert.is(back.code, 0, back.stderr + back.stdout.slice(-3000));
+  const changed = results(back.stdout).filter((e) => e.status === "changed").map((e) => `${e.host} ${e.task}`);
+  assert.equal(changed.sort(), ["tnode2 service ceph-mon@tnode2 (started, enabled)", "tnode3 start ceph-mon.tnode3 (no systemd here: started directly)"]);
+  await until(lab, 180, "all three back in quorum", healthy(3));
 });
 
 s("a 4th host joins the play with one more OSD; the others report 0 changed", async ({ lab }) => {
