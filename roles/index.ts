@@ -17,3 +17,5 @@ export { bridgeStp } from "./bridge-stp/index.ts";
 export type { BridgeStpParams } from "./bridge-stp/index.ts";
 export { ovn } from "./ovn/index.ts";
 export type { OvnParams } from "./ovn/index.ts";
+export { ceph } from "./ceph/index.ts";
+export type { CephParams } from "./ceph/index.ts";
