@@ -15,3 +15,5 @@ export { frr } from "./frr/index.ts";
 export type { FrrParams } from "./frr/index.ts";
 export { bridgeStp } from "./bridge-stp/index.ts";
 export type { BridgeStpParams } from "./bridge-stp/index.ts";
+export { incus } from "./incus/index.ts";
+export type { IncusParams } from "./incus/index.ts";
