@@ -128,7 +128,8 @@ export const incus = role({
         await h.copy({ dest: BACKPORTS_LIST, content: `deb ${p.mirror} bookworm-backports main\n`, mode: "0644" }, { title: `${BACKPORTS_LIST} (Incus 6.0)` });
       }
       // Lists without Incus (a source just added, or never fetched): refresh them. From the state, not from the copy's result.
-      const known = await h.command("apt-cache policy incus-base 2>/dev/null | grep -q 'Candidate: [0-9]' && echo known || echo unknown", { readOnly: true, title: "apt knows incus-base" });
+      // Read apt's lists as files: apt-cache would write /var/cache/apt/*.bin (or a temp file), even in check mode.
+      const known = await h.command("grep -qsx 'Package: incus-base' /var/lib/apt/lists/*_Packages && echo known || echo unknown", { readOnly: true, title: "apt's lists have incus-base" });
       if (known.stdout?.trim() !== "known") await h.command("apt-get update -q", { title: "apt-get update (Incus' source)" });
       const pkgs = p.packages ?? [...DEFAULT_PACKAGES.debian, ...(p.networks.length ? ["dnsmasq-base"] : [])];
       await h.package({ name: pkgs });
