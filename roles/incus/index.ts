@@ -94,6 +94,14 @@ async function probe(h: Host, title = "read the Incus state"): Promise<IncusStat
   return parseProbe(r.stdout ?? "");
 }
 
+/** Why a host that is not clustered must not join (joining wipes its local data), or undefined. */
+function joinRefusal(state: IncusState, name: string, allowWipe: boolean): string | undefined {
+  if (state.instances > 0 && !allowWipe) {
+    return `incus: ${name} holds ${state.instances} instance(s) in its standalone Incus; joining the cluster wipes them. Move them away, or set allowWipeOnJoin: true.`;
+  }
+  return undefined;
+}
+
 /**
  * The incus role (see the module doc and roles/incus/README.md).
  *
@@ -166,15 +174,17 @@ export const incus = role({
         await h.command("incus admin init --preseed", { stdin: bootstrapPreseed(p, h.name, addressOf(h.name)), title: `bootstrap the Incus cluster on ${h.name}` });
         state = await probe(h, "read the Incus state after the bootstrap");
       }
-      // A token for each member of this play that is not in the cluster yet (they ask for it below).
+      // A token for each member of this play that is not in the cluster yet and will ask for it below
+      // (one that refuses to join, as it decides from its own state, gets none: no live secret left behind).
       const inCluster = new Set(state.members.map((m) => m.name));
       for (const j of names.slice(1)) {
-        if (h.play.hosts.includes(j) && !inCluster.has(j)) await h.shared(tokenFor(j), tokenSpec(j));
+        if (!h.play.hosts.includes(j) || inCluster.has(j)) continue;
+        const theirs = await h.delegateTo(j, (o) => probe(o, `${j}'s Incus before its join`));
+        if (!theirs.clustered && !joinRefusal(theirs, j, p.allowWipeOnJoin)) await h.shared(tokenFor(j), tokenSpec(j));
       }
     } else if (!state.clustered) {
-      if (state.instances > 0 && !p.allowWipeOnJoin) {
-        return h.fail(`incus: ${h.name} holds ${state.instances} instance(s) in its standalone Incus; joining the cluster wipes them. Move them away, or set allowWipeOnJoin: true.`);
-      }
+      const refused = joinRefusal(state, h.name, p.allowWipeOnJoin);
+      if (refused) return h.fail(refused);
       const seen = await h.delegateTo(founder, (f) => probe(f, `${founder}'s members`));
       if (seen.members.some((m) => m.name === h.name)) {
         return h.fail(`incus: ${h.name} is listed as a member on ${founder}, but its own Incus is not clustered (reinstalled?): remove it there (\`incus cluster remove --force ${h.name}\`), then rerun.`);
@@ -189,11 +199,13 @@ export const incus = role({
       );
     }
 
-    // 3. Every member of this play ONLINE, as this member sees the cluster.
-    const want = names.filter((n) => h.play.hosts.includes(n));
-    await h.waitUntil(`${want.join(", ")} ONLINE in the Incus cluster`, async () => {
+    // 3. This member and every member the cluster lists ONLINE, as this member sees it. Not the
+    //    members still to join: each waits for itself, and one that refused to join fails alone.
+    await h.waitUntil(`${h.name} and the cluster's members ONLINE`, async () => {
       const now = await probe(h, "cluster members");
-      return now.clustered ? (unhealthy(now.members, want).length ? unhealthy(now.members, want) : true) : [`${h.name}'s Incus is not clustered`];
+      if (!now.clustered) return [`${h.name}'s Incus is not clustered`];
+      const missing = unhealthy(now.members, [...new Set([h.name, ...now.members.map((m) => m.name)])]);
+      return missing.length ? missing : true;
     }, { timeout: 120, interval: 2 });
   },
 });
