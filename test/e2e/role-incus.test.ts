@@ -12,7 +12,8 @@
  * nothing and makes no token; a privileged container from an image the test
  * builds and imports runs on each member, `incus exec` works in it, and
  * every member lists all three; a member whose daemon was stopped is started
- * again by a rerun while the others report 0 changed; a host whose
+ * again by a rerun while the others report 0 changed (on a tini and on the
+ * systemd host); a host whose
  * standalone Incus holds an instance is refused as a member (joining would
  * wipe it) and keeps it, while the cluster is left alone.
  *
@@ -181,14 +182,22 @@ s("a privileged container from an imported stand-in image runs on each member; e
   for (const c of Object.values(recap(r.stdout))) assert.is(c.changed, 0);
 });
 
-s("a member whose daemon stopped: the rerun starts it, it is ONLINE again, the others report 0 changed", async ({ lab }) => {
-  await ssh(lab, "tnode3", "/etc/init.d/incus stop");
-  await poll(60, "tnode3 seen OFFLINE", async () => (await members(lab, "tnode1")).some((l) => /^tnode3 OFFLINE/.test(l)));
-  const r = await play(lab);
-  assert.is(r.code, 0, r.stderr + r.stdout.slice(-3000));
-  assert.equal(changedTasks(r.stdout), ["tnode3 service incus (started, enabled)"]);
-  for (const name of ["tnode1", "tnode2"]) assert.is(recap(r.stdout)[name]!.changed, 0, name);
-  for (const h of cluster(lab)) assert.equal(await members(lab, h.name), ONLINE, `incus cluster list on ${h.name}`);
+s("a member whose daemon stopped (tini, then systemd): the rerun starts it, it is ONLINE again, the others report 0 changed", async ({ lab }) => {
+  const stops: [string, string][] = [
+    ["tnode3", "/etc/init.d/incus stop"],
+    // incus.socket stays: only the API port (not socket-activated) tells the others.
+    ["tnode2", "systemctl stop incus.service"],
+  ];
+  for (const [name, stop] of stops) {
+    await ssh(lab, name, stop);
+    await poll(90, `${name} seen OFFLINE`, async () => (await members(lab, "tnode1")).some((l) => l.startsWith(`${name} OFFLINE`)));
+    const r = await play(lab);
+    assert.is(r.code, 0, r.stderr + r.stdout.slice(-3000));
+    assert.equal(changedTasks(r.stdout), [`${name} service incus (started, enabled)`]);
+    for (const other of cluster(lab).filter((h) => h.name !== name)) assert.is(recap(r.stdout)[other.name]!.changed, 0, other.name);
+    for (const h of cluster(lab)) assert.equal(await members(lab, h.name), ONLINE, `incus cluster list on ${h.name} after ${name} came back`);
+  }
+  assert.is(await out(lab, "tnode2", "systemctl is-active incus"), "active\n");
 });
 
 s("a new member whose standalone Incus holds an instance is refused (joining wipes it); the cluster is untouched", async ({ lab }) => {
