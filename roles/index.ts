@@ -15,5 +15,7 @@ export { frr } from "./frr/index.ts";
 export type { FrrParams } from "./frr/index.ts";
 export { bridgeStp } from "./bridge-stp/index.ts";
 export type { BridgeStpParams } from "./bridge-stp/index.ts";
+export { ovn } from "./ovn/index.ts";
+export type { OvnParams } from "./ovn/index.ts";
 export { incus } from "./incus/index.ts";
 export type { IncusParams } from "./incus/index.ts";

@@ -15,13 +15,14 @@
 import { existsSync } from "node:fs";
 import { userInfo } from "node:os";
 import { dirname, resolve } from "node:path";
-import { openConnection } from "./connection/index.ts";
+import { openConnection, uncheckedHostKeys, uncheckedWarning } from "./connection/index.ts";
 import type { Connection } from "./connection/types.ts";
 import { RunControl, type StopReason } from "./control.ts";
 import { EXIT, InputError } from "./errors.ts";
 import { EventBus, type EventSink, type StampedEvent } from "./events.ts";
 import { HistoryWriter, newRunId, processStartTime } from "./history.ts";
 import { loadInventory, type Inventory } from "./inventory/index.ts";
+import type { VaultKeys } from "./inventory/vault.ts";
 import { errorStack, importModule } from "./modules.ts";
 import { limitHosts, resolvePattern } from "./patterns.ts";
 import type { Play, Playbook, Prompt } from "./playbook.ts";
@@ -39,6 +40,8 @@ export interface RunTarget {
   inventory?: string[];
   /** Only these hosts (`--limit`). */
   limit?: string;
+  /** Passwords for Ansible Vault values and files in the inventory. */
+  vault?: VaultKeys;
 }
 
 export interface RunOptions extends RunTarget {
@@ -62,7 +65,9 @@ export interface RunOptions extends RunTarget {
   user?: string;
   sshConfig?: string;
   acceptNewHostKeys?: boolean;
+  /** The sudo password for every host (else each host's inventory `becomePassword`). */
   becomePassword?: string;
+  /** The SSH login password for every host (else each host's inventory `password`). */
   sshPassword?: string;
   /** How much detail task events carry for printers (0: changes; 1: every task; 2: commands). */
   verbose?: number;
@@ -114,7 +119,7 @@ export interface LoadedRun {
 export async function loadRun(target: RunTarget): Promise<LoadedRun> {
   const file = resolve(target.playbook);
   const pb = await loadPlaybook(file);
-  const inv = await loadInventory(target.inventory?.length ? target.inventory : ["inventory"]);
+  const inv = await loadInventory(target.inventory?.length ? target.inventory : ["inventory"], { vault: target.vault });
   const plays = pb.plays.map((p) => {
     const matched = resolvePattern(inv, p.hosts, { file: `play "${p.name}" hosts` });
     return { play: p, hosts: limitHosts(inv, matched, target.limit, { file: "--limit" }) };
@@ -139,14 +144,14 @@ export async function startRun(opts: RunOptions, loaded?: LoadedRun): Promise<Ru
   const prompts: Prompt[] = plays.filter((p) => p.hosts.length).flatMap((p) => p.play.prompts ?? []);
   const answers = await answerPrompts(prompts, { extraVars: { ...opts.answers, ...extraVars }, env: opts.env ?? {}, interactive: !!opts.ask, ask: opts.ask });
   for (const s of answers.secrets) redactor.add(s);
-  for (const s of [opts.becomePassword, opts.sshPassword]) if (s) redactor.add(s);
+  for (const s of [opts.becomePassword, opts.sshPassword, ...(opts.vault?.passwords.map((p) => p.password) ?? [])]) if (s) redactor.add(s);
   // A secret prompt's value stays a Secret whichever way it came (-e, -e @file, the environment).
   const secretAnswers = Object.fromEntries(Object.entries(answers.values).filter(([, v]) => v instanceof Secret));
   const prepared = preparePlays(inv, plays, { ...answers.values, ...extraVars, ...secretAnswers });
   // Every Secret that entered (`!secret` in YAML, role parameters declared
   // secret, a playbook's secret()) is known before the first event.
   redactor.collect(extraVars);
-  for (const host of inv.hosts.keys()) redactor.collect(hostVars(inv, host).vars);
+  for (const [host, h] of inv.hosts) redactor.collect([hostVars(inv, host).vars, h.conn.password, h.conn.becomePassword]);
   for (const p of prepared) for (const host of p.hosts) redactor.collect([p.vars.get(host), p.params.get(host)]);
 
   const runId = newRunId();
@@ -165,7 +170,7 @@ export async function startRun(opts: RunOptions, loaded?: LoadedRun): Promise<Ru
       c = openConnection(opts.user ? { ...h, conn: { ...h.conn, user: opts.user } } : h, {
         acceptNewHostKeys: !!opts.acceptNewHostKeys,
         vars: hostVars(inv, host).vars,
-        password: opts.sshPassword,
+        password: opts.sshPassword ?? h.conn.password?.reveal(),
         sshConfig: opts.sshConfig,
         onRetry: (r) =>
           bus.emit({ type: "message", level: "warn", host, text: `${r.host === host ? "" : `jump host ${r.host}: `}${r.reason}; trying again in ${r.waitMs / 1000} s (attempt ${r.attempt} of ${r.attempts})` }),
@@ -187,6 +192,11 @@ export async function startRun(opts: RunOptions, loaded?: LoadedRun): Promise<Ru
     pid: process.pid,
     pidStart: processStartTime(process.pid),
   });
+  const unchecked = uncheckedHostKeys(
+    [...new Set(plays.flatMap((p) => p.hosts))].map((h) => inv.hosts.get(h)!),
+    { acceptNewHostKeys: !!opts.acceptNewHostKeys, sshConfig: opts.sshConfig },
+  );
+  if (unchecked.length) bus.emit({ type: "message", level: "warn", text: uncheckedWarning(unchecked) });
 
   // Every run ends with a recap and an end record, however it ends: done,
   // stopped, aborted, or by a bug.
@@ -228,7 +238,7 @@ export async function startRun(opts: RunOptions, loaded?: LoadedRun): Promise<Ru
         addressOf: (host) => inv.hosts.get(host)?.conn.address,
         forks: opts.forks ?? 50,
         forceHandlers: !!opts.forceHandlers,
-        become: { password: opts.becomePassword },
+        become: { password: opts.becomePassword, passwordOf: (host) => inv.hosts.get(host)?.conn.becomePassword?.reveal() },
         pending: new PendingHandlers(opts.stateDir),
         runId,
         onAbort: (fn) => {

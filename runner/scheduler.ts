@@ -44,7 +44,11 @@ export interface SchedulerDeps {
   addressOf?(host: string): string | undefined;
   forks: number;
   forceHandlers: boolean;
-  become: { password?: string };
+  /**
+   * The sudo password: `password` (from -K or the environment) for every
+   * host, else `passwordOf(host)` (the inventory's `becomePassword`).
+   */
+  become: { password?: string; passwordOf?: (host: string) => string | undefined };
   pending: PendingHandlers;
   runId: string;
   /**
@@ -240,7 +244,7 @@ async function runHostPlay(
     bus: deps.bus,
     settings: deps.settings,
     coord,
-    become: { ...(prepared.become.get(name) ?? { enabled: false }), password: deps.become.password },
+    become: { ...(prepared.become.get(name) ?? { enabled: false }), password: becomePassword(deps, name) },
     startAt: s.startAt,
     predicted: s.predicted,
     setFacts: (f) => (s.facts = f),
@@ -318,7 +322,7 @@ async function outsideHost(
     bus: deps.bus,
     settings: deps.settings,
     coord,
-    become: { enabled: !!prepared.play.become, user: prepared.play.becomeUser, password: deps.become.password },
+    become: { enabled: !!prepared.play.become, user: prepared.play.becomeUser, password: becomePassword(deps, name) },
     startAt: s.startAt,
     predicted: s.predicted,
     setFacts: (f) => (s.facts = f),
@@ -348,4 +352,8 @@ export function prepareParams(
 ): unknown[] {
   const info = { name: host, vars: { ...layers.low, ...layers.high } };
   return (play.roles ?? []).map((inst) => (inst.when && !inst.when(info) ? SKIPPED : resolveParams(inst as RoleInstance<Shape>, info, layers)));
+}
+
+function becomePassword(deps: SchedulerDeps, host: string): string | undefined {
+  return deps.become.password ?? deps.become.passwordOf?.(host);
 }

@@ -19,6 +19,7 @@
 import { readFileSync } from "node:fs";
 import { isScalar } from "yaml";
 import { InputError } from "./errors.ts";
+import { decryptFile, secretStrings, VaultKeys } from "./inventory/vault.ts";
 import { YamlFile } from "./inventory/yaml.ts";
 import type { Inventory } from "./inventory/types.ts";
 import { splitWords } from "./inventory/words.ts";
@@ -100,15 +101,15 @@ export function resolveVars(inv: Inventory, hostName: string, layers: VarLayers 
  *
  * @example parseExtraVars(["ntp_server=10.0.0.1 motd='hello world'", '{"debug": true}', "@vars.yml"])
  */
-export function parseExtraVars(args: string[]): Record<string, unknown> {
+export function parseExtraVars(args: string[], vault = new VaultKeys([])): Record<string, unknown> {
   const vars: Record<string, unknown> = {};
-  args.forEach((arg, i) => Object.assign(vars, parseExtraVar(arg, `-e #${i + 1}`)));
+  args.forEach((arg, i) => Object.assign(vars, parseExtraVar(arg, `-e #${i + 1}`, vault)));
   return vars;
 }
 
-function parseExtraVar(arg: string, which: string): Record<string, unknown> {
+function parseExtraVar(arg: string, which: string, vault: VaultKeys): Record<string, unknown> {
   const text = arg.trim();
-  if (text.startsWith("@")) return varsFile(text.slice(1));
+  if (text.startsWith("@")) return varsFile(text.slice(1), vault);
   if (text.startsWith("{") || text.startsWith("[")) return jsonObject(arg, which);
   const vars: Record<string, unknown> = {};
   const words = extraVarWords(arg, which);
@@ -143,17 +144,20 @@ function jsonObject(arg: string, which: string): Record<string, unknown> {
   return value;
 }
 
-function varsFile(file: string): Record<string, unknown> {
+/** A YAML or JSON file of variables; one Ansible's vault encrypted is decrypted, its strings Secrets. */
+function varsFile(file: string, vault: VaultKeys): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
     throw new InputError(`-e @${file}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  const y = YamlFile.parse(file, text);
+  const plain = decryptFile(file, text, vault);
+  const y = YamlFile.parse(file, plain.text, vault);
   // A file holding just a value (a password saved alone) must not be printed back.
   if (isScalar(y.root) && typeof y.root.value === "string") throw new InputError("an extra vars file must be a map, got a string (not shown: it may be a secret)", y.at(y.root));
-  return y.varBlock(y.root, "an extra vars file", false).vars;
+  const vars = y.varBlock(y.root, "an extra vars file", false).vars;
+  return plain.encrypted ? (secretStrings(vars) as Record<string, unknown>) : vars;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

@@ -1,11 +1,13 @@
 /** Pieces shared by the commands that reach hosts (play, run, facts). */
 import { existsSync } from "node:fs";
-import { openConnection, type OpenOptions } from "../connection/index.ts";
+import { openConnection, uncheckedHostKeys, uncheckedWarning, type OpenOptions } from "../connection/index.ts";
 import { InputError } from "../errors.ts";
 import type { Connection } from "../connection/types.ts";
 import { loadInventory, type Inventory } from "../inventory/index.ts";
 import { resolvePattern } from "../patterns.ts";
+import type { VaultKeys } from "../inventory/vault.ts";
 import { hostVars } from "../vars.ts";
+import { VAULT_OPTIONS, vaultKeys, type VaultValues } from "./vault.ts";
 
 export const HOST_OPTIONS = {
   inventory: { type: "string", short: "i", multiple: true },
@@ -14,14 +16,16 @@ export const HOST_OPTIONS = {
   "accept-new-host-keys": { type: "boolean" },
   forks: { type: "string", short: "f" },
   json: { type: "boolean" },
+  ...VAULT_OPTIONS,
 } as const;
 
 /** The inventory and the hosts a pattern selects; `-F` (or the inventory's sshConfig) checked. */
-export async function hostsFor(pattern: string, values: { inventory?: string[]; "ssh-config"?: string }): Promise<{ inv: Inventory; hosts: string[] }> {
-  const inv = await loadInventory(values.inventory?.length ? values.inventory : ["inventory"]);
+export async function hostsFor(pattern: string, values: { inventory?: string[]; "ssh-config"?: string } & VaultValues): Promise<{ inv: Inventory; hosts: string[]; vault: VaultKeys }> {
+  const vault = await vaultKeys(values, { interactive: !!process.stdin.isTTY });
+  const inv = await loadInventory(values.inventory?.length ? values.inventory : ["inventory"], { vault });
   const hosts = resolvePattern(inv, pattern);
   checkSshConfigs(inv, hosts, values["ssh-config"]);
-  return { inv, hosts };
+  return { inv, hosts, vault };
 }
 
 /** The connection options of `eachHost` from the shared command-line options. */
@@ -60,6 +64,8 @@ export async function eachHost<T>(
   fn: (conn: Connection, host: string) => Promise<T>,
 ): Promise<Map<string, { ok: true; value: T } | { ok: false; error: string }>> {
   const results = new Map<string, { ok: true; value: T } | { ok: false; error: string }>();
+  const unchecked = uncheckedHostKeys(hosts.map((h) => inv.hosts.get(h)!), opts);
+  if (unchecked.length) process.stderr.write(`warning: ${uncheckedWarning(unchecked)}\n`);
   const queue = [...hosts];
   const worker = async () => {
     for (let host = queue.shift(); host !== undefined; host = queue.shift()) {
@@ -70,7 +76,7 @@ export async function eachHost<T>(
           acceptNewHostKeys: opts.acceptNewHostKeys,
           vars: hostVars(inv, host).vars,
           sshConfig: opts.sshConfig,
-          password: opts.password,
+          password: opts.password ?? h.conn.password?.reveal(),
           onRetry: retryToStderr,
         });
         results.set(host, { ok: true, value: await fn(conn, host) });

@@ -8,13 +8,15 @@ import { loadInventory, type Inventory } from "../inventory/index.ts";
 import { resolvePattern } from "../patterns.ts";
 import { hostVars } from "../vars.ts";
 import type { Command } from "./main.ts";
+import { VAULT_OPTIONS, VAULT_USAGE, vaultKeys } from "./vault.ts";
 
 const USAGE = `runbook inventory [PATTERN] [options]
 
   -i, --inventory PATH   inventory file or directory (default: inventory/)
       --graph            the group tree with its hosts
       --vars HOST        each variable of HOST and where it came from
-      --json             machine-readable output`;
+      --json             machine-readable output
+${VAULT_USAGE}`;
 
 export const command: Command = {
   summary: "show the inventory",
@@ -28,9 +30,13 @@ export const command: Command = {
         graph: { type: "boolean" },
         vars: { type: "string" },
         json: { type: "boolean" },
+        ...VAULT_OPTIONS,
       },
     });
-    const inv = await loadInventory(values.inventory?.length ? values.inventory : ["inventory"]);
+    const vault = await vaultKeys(values, { interactive: !!process.stdin.isTTY });
+    const inv = await loadInventory(values.inventory?.length ? values.inventory : ["inventory"], { vault });
+    // On stderr: stdout may be JSON for a script.
+    if (inv.ignored.size) process.stderr.write(ignoredNote(inv.ignored));
     if (values.vars) {
       if (!inv.hosts.has(values.vars)) throw new ExitError(EXIT.input, `host "${values.vars}" is not in the inventory`);
       const { vars, sources } = hostVars(inv, values.vars);
@@ -61,6 +67,15 @@ export const command: Command = {
     return 0;
   },
 };
+
+/**
+ * Ansible's own settings runbook has no use for, each once with where it
+ * was set, so a user moving over sees what will not take effect.
+ */
+function ignoredNote(ignored: Map<string, string[]>): string {
+  const lines = [...ignored].map(([key, where]) => `  ${key}    # ${where[0]}${where.length > 1 ? ` and ${where.length - 1} more` : ""}`);
+  return `understood by Ansible, ignored by runbook (not passed on as variables):\n${lines.join("\n")}\n`;
+}
 
 /** ansible-inventory --graph style. */
 function graph(inv: Inventory, group: string, only: Set<string>, depth: number): string[] {

@@ -14,6 +14,7 @@ import { loadRun, preparePlays, startRun } from "../run.ts";
 import { inventoryGroups, parseExtraVars } from "../vars.ts";
 import type { Command } from "./main.ts";
 import { checkSshConfigs } from "./common.ts";
+import { VAULT_OPTIONS, VAULT_USAGE, vaultKeys } from "./vault.ts";
 import { listHosts, listTasks, placeholderAnswers, syntaxCheck } from "./play-list.ts";
 
 const USAGE = `runbook play FILE [options]
@@ -33,6 +34,7 @@ const USAGE = `runbook play FILE [options]
       --force-handlers     run notified handlers even on hosts that failed
       --start-at-task NAME skip tasks until one whose name contains NAME
       --accept-new-host-keys  trust and record unknown SSH host keys
+${VAULT_USAGE}
       --json               one JSON event per line instead of text
   -v, --verbose            also ok/skipped tasks with reasons (-vv: commands)
       --syntax-check       load the playbook and match its patterns; run nothing
@@ -78,6 +80,7 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
       "accept-new-host-keys": { type: "boolean" },
       json: { type: "boolean" },
       verbose: { type: "boolean", short: "v", multiple: true },
+      ...VAULT_OPTIONS,
     },
   });
   if (positionals.length !== 1) throw new ExitError(EXIT.input, `play needs exactly one playbook file\nusage: ${USAGE}`);
@@ -86,9 +89,10 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
   if (!Number.isInteger(forks) || forks < 1) throw new InputError(`--forks must be a positive integer, got ${values.forks}`);
   const list = (v: string[] | undefined) => (v ?? []).flatMap((x) => x.split(",")).map((x) => x.trim()).filter(Boolean);
 
-  const target = { playbook: positionals[0]!, inventory: values.inventory, limit: values.limit };
+  const vault = await vaultKeys(values, { interactive: deps.interactive ?? !!process.stdin.isTTY, ask: deps.ask });
+  const target = { playbook: positionals[0]!, inventory: values.inventory, limit: values.limit, vault };
   const loaded = await loadRun(target);
-  const extraVars = parseExtraVars(values["extra-vars"] ?? []);
+  const extraVars = parseExtraVars(values["extra-vars"] ?? [], vault);
   const interactive = deps.interactive ?? !!process.stdin.isTTY;
   const { pb, inv, plays } = loaded;
   if (values["syntax-check"] || values["list-hosts"]) {

@@ -11,10 +11,11 @@ import type { RunResult } from "../connection/types.ts";
 import { EventBus, type HostCounts } from "../events.ts";
 import { HistoryWriter, newRunId, processStartTime } from "../history.ts";
 import type { Inventory } from "../inventory/index.ts";
-import { Redactor } from "../secret.ts";
+import { Redactor, type Secret } from "../secret.ts";
 import { hostVars } from "../vars.ts";
 import { safeUser } from "../run.ts";
 import type { Command } from "./main.ts";
+import { VAULT_USAGE } from "./vault.ts";
 import { connectOptions, eachHost, HOST_OPTIONS, hostsFor } from "./common.ts";
 
 const USAGE = `runbook run PATTERN [options] -- COMMAND...
@@ -28,6 +29,7 @@ const USAGE = `runbook run PATTERN [options] -- COMMAND...
       --timeout SECONDS       stop the command after SECONDS on each host (exit 124, as timeout(1))
   -f, --forks N               hosts at once (default 50)
       --accept-new-host-keys  trust and record unknown SSH host keys
+${VAULT_USAGE}
       --json                  one JSON object per host`;
 
 export const command: Command = {
@@ -56,7 +58,7 @@ async function adhoc(args: string[]): Promise<number> {
   if (!pattern || !cmd) throw new ExitError(EXIT.input, `usage: ${USAGE}`);
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeout !== undefined && !(timeout > 0)) throw new InputError(`--timeout must be a positive number of seconds, got ${values.timeout}`);
-  const { inv, hosts } = await hostsFor(pattern, values);
+  const { inv, hosts, vault } = await hostsFor(pattern, values);
   let password = process.env.RUNBOOK_BECOME_PASSWORD;
   if (values["ask-become-pass"] && password === undefined) {
     if (!process.stdin.isTTY) throw new InputError("-K needs a terminal to ask the sudo password on; set RUNBOOK_BECOME_PASSWORD instead");
@@ -65,10 +67,12 @@ async function adhoc(args: string[]): Promise<number> {
   const wantsBecome = values.become || values["become-user"] !== undefined || values["ask-become-pass"];
   const become = wantsBecome ? { user: values["become-user"] ?? "root", password } : undefined;
   const timeoutMs = timeout === undefined ? undefined : timeout * 1000;
-  const record = recordAdhoc(inv, hosts, `run ${pattern} -- ${cmd}`, password);
+  const record = recordAdhoc(inv, hosts, `run ${pattern} -- ${cmd}`, [password, ...vault.passwords.map((p) => p.password)]);
+  // The inventory's sudo password of each host, unless one was given for all.
+  const becomeOf = (host: string) => become && { ...become, password: become.password ?? inv.hosts.get(host)!.conn.becomePassword?.reveal() };
   const results = await eachHost(inv, hosts, connectOptions(values), async (conn, host) => {
     const started = Date.now();
-    const r = await conn.run(cmd, { become, timeoutMs });
+    const r = await conn.run(cmd, { become: becomeOf(host), timeoutMs });
     record.result(host, cmd, r, Date.now() - started);
     return r;
   });
@@ -106,12 +110,16 @@ async function adhoc(args: string[]): Promise<number> {
 /**
  * An ad-hoc command goes into the run history like a playbook run (Rundeck
  * records its commands too): one task per host with its output and exit
- * code, redacted like any run (the inventory's secrets, the sudo password).
+ * code, redacted like any run (the inventory's secrets and passwords, the
+ * sudo password, the vault passwords).
  */
-function recordAdhoc(inv: Inventory, hosts: string[], what: string, becomePassword: string | undefined) {
+function recordAdhoc(inv: Inventory, hosts: string[], what: string, passwords: (string | Secret | undefined)[]) {
   const redactor = new Redactor();
-  if (becomePassword) redactor.add(becomePassword);
-  for (const host of hosts) redactor.collect(hostVars(inv, host).vars);
+  for (const p of passwords) if (p) redactor.add(p);
+  for (const host of hosts) {
+    const h = inv.hosts.get(host)!;
+    redactor.collect([hostVars(inv, host).vars, h.conn.password, h.conn.becomePassword]);
+  }
   const runId = newRunId();
   const bus = new EventBus(redactor, runId);
   const history = new HistoryWriter(runId);

@@ -6,6 +6,7 @@
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import type { InventoryHost } from "../inventory/types.ts";
+import { foldNodeset } from "../nodeset.ts";
 import { LocalConnection } from "./local.ts";
 import { ReopeningConnection } from "./reopen.ts";
 import { proxyJumpTarget, resolveSshConfig } from "./sshconfig.ts";
@@ -40,32 +41,67 @@ export async function openConnection(host: InventoryHost, opts: OpenOptions): Pr
  */
 export function sshTarget(name: string, conn: InventoryHost["conn"], opts: OpenOptions): SshTarget {
   const configFile = opts.sshConfig ?? conn.sshConfig ?? join(homedir(), ".ssh", "config");
-  const cfg = configFile === "none" ? { identityFiles: [] } : resolveSshConfig(configFile, name);
+  const options = conn.sshOptions;
+  const cfg = configFile === "none" ? resolveSshConfig({ text: "" }, name, { options }) : resolveSshConfig(configFile, name, { options });
   const extraKnown = opts.vars.known_hosts_file;
   const knownHostsFiles = [
     ...(Array.isArray(extraKnown) ? extraKnown.map(String) : typeof extraKnown === "string" ? [extraKnown] : []),
     ...(cfg.userKnownHostsFiles ?? [join(homedir(), ".ssh", "known_hosts")]),
   ];
-  if (cfg.proxyCommand) throw new Error(`${name}: ProxyCommand in ${configFile} is not supported; use ProxyJump`);
   const explicitAddress = conn.address !== name;
   const jumpSpec = conn.jump ?? cfg.proxyJump;
+  const keyFiles = conn.key ? [conn.key] : cfg.identityFiles.length ? cfg.identityFiles : undefined;
   return {
     host: name,
     address: explicitAddress ? conn.address : (cfg.hostName ?? conn.address),
     port: conn.port ?? cfg.port ?? 22,
     user: conn.user ?? cfg.user ?? userInfo().username,
-    keyFiles: conn.key ? [conn.key] : cfg.identityFiles.length ? cfg.identityFiles : undefined,
-    agent: process.env.SSH_AUTH_SOCK,
+    keyFiles,
+    // IdentitiesOnly: the configured (or default) key files, not the agent's keys.
+    agent: cfg.identitiesOnly ? "" : process.env.SSH_AUTH_SOCK,
     jump: jumpSpec
       ? proxyJumpTarget(jumpSpec, (hop) => {
           const t = sshTarget(hop.host, { address: hop.host, user: hop.user, port: hop.port, sshConfig: conn.sshConfig }, { ...opts, vars: {} });
           return { ...t, knownHostsFiles: [...new Set([...knownHostsFiles, ...t.knownHostsFiles])] };
         })
       : undefined,
+    proxyCommand: conn.jump ? undefined : cfg.proxyCommand,
     knownHostsFiles,
-    acceptNewHostKeys: opts.acceptNewHostKeys,
+    acceptNewHostKeys: opts.acceptNewHostKeys || cfg.strictHostKeyChecking === "accept-new",
+    checkHostKeys: cfg.strictHostKeyChecking !== "no",
     password: opts.password,
     connectTimeoutMs: cfg.connectTimeout ? cfg.connectTimeout * 1000 : undefined,
+    keepaliveMs: cfg.serverAliveInterval === undefined ? undefined : cfg.serverAliveInterval * 1000,
+    keepaliveCountMax: cfg.serverAliveCountMax,
     onRetry: opts.onRetry,
   };
+}
+
+/**
+ * The hosts whose host key is not checked (`StrictHostKeyChecking no` from
+ * their inventory's ssh options or their ssh config), for the one warning a
+ * run prints. Hosts whose settings cannot be read are left to fail when
+ * they connect.
+ *
+ * @example uncheckedHostKeys(inv, ["tnode1", "tnode2"], { acceptNewHostKeys: false, vars: {} }) // ["tnode1", "tnode2"]
+ */
+export function uncheckedHostKeys(hosts: InventoryHost[], opts: Omit<OpenOptions, "vars">): string[] {
+  return hosts
+    .filter((h) => {
+      if (h.conn.local) return false;
+      try {
+        return sshTarget(h.name, h.conn, { ...opts, vars: {} }).checkHostKeys === false;
+      } catch {
+        return false;
+      }
+    })
+    .map((h) => h.name);
+}
+
+/**
+ * The one warning of a run where some hosts' keys are not checked
+ * (`StrictHostKeyChecking no`), so nobody runs that way unknowingly.
+ */
+export function uncheckedWarning(hosts: string[]): string {
+  return `host key checking is off for ${foldNodeset(hosts)} (StrictHostKeyChecking no in the inventory's ssh options or the ssh config): their identity is not verified`;
 }

@@ -2,7 +2,13 @@
  * OpenSSH client configuration (`~/.ssh/config`, ssh_config(5)), read the
  * way ssh reads it, for the settings runbook uses: Host, Match (the common
  * criteria), HostName, User, Port, IdentityFile, IdentitiesOnly, ProxyJump,
- * UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout and Include.
+ * ProxyCommand, UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout,
+ * ServerAliveInterval, ServerAliveCountMax and Include.
+ *
+ * The same keywords are what `ssh -o` takes, so options given that way (an
+ * inventory's `sshOptions`, Ansible's `ansible_ssh_common_args`) go through
+ * this one mapping too: `sshOption` checks one, and `resolveSshConfig` applies
+ * them before the file, where (as on ssh's command line) they win.
  *
  * The rules that matter: for each keyword the FIRST value obtained wins
  * (so specific Host blocks go first and `Host *` last), except IdentityFile,
@@ -35,6 +41,9 @@ export interface SshConfigResult {
   strictHostKeyChecking?: "yes" | "no" | "ask" | "accept-new";
   /** ConnectTimeout in seconds. */
   connectTimeout?: number;
+  /** ServerAliveInterval in seconds; 0 turns keepalives off. */
+  serverAliveInterval?: number;
+  serverAliveCountMax?: number;
 }
 
 /** Where the configuration comes from: a file path, or text (with an optional path for messages). */
@@ -49,6 +58,59 @@ export interface SshConfigOptions {
   readFile?: (path: string) => string;
   /** Lists a directory for Include globs; default fs.readdirSync. */
   readDir?: (path: string) => string[];
+  /**
+   * Options as `ssh -o` takes them (`StrictHostKeyChecking no`), applied
+   * before the file so that they win; checked with `sshOption` first.
+   */
+  options?: string[];
+}
+
+/**
+ * Keywords that change nothing runbook does: ssh's own logging and
+ * connection sharing (runbook keeps one connection per host anyway),
+ * compression and batch mode (runbook never prompts while connecting).
+ * Ansible's default `ansible_ssh_args` and many lab inventories carry them.
+ */
+const NO_EFFECT = new Set(["loglevel", "controlmaster", "controlpersist", "controlpath", "compression", "batchmode"]);
+
+/** Keywords runbook acts on, as an option or in a file (the cases of `set`). */
+const KEYWORDS = [
+  "HostName",
+  "User",
+  "Port",
+  "IdentityFile",
+  "IdentitiesOnly",
+  "ProxyJump",
+  "ProxyCommand",
+  "UserKnownHostsFile",
+  "StrictHostKeyChecking",
+  "ConnectTimeout",
+  "ServerAliveInterval",
+  "ServerAliveCountMax",
+];
+const KNOWN = new Set(KEYWORDS.map((k) => k.toLowerCase()));
+
+/**
+ * Checks one option as `ssh -o` takes it (`Key=Value` or `Key Value`) and
+ * returns it as a config line, or undefined for an option that changes
+ * nothing runbook does (LogLevel, ControlMaster...). An option runbook does
+ * not implement is an error naming it: silently dropping, say,
+ * `ForwardAgent=yes` would change what the connection does.
+ *
+ * @example sshOption("StrictHostKeyChecking=no") // "StrictHostKeyChecking no"
+ * @example sshOption("LogLevel=ERROR") // undefined
+ */
+export function sshOption(text: string): string | undefined {
+  const words = splitLine(text, "ssh -o", 1);
+  const keyword = words[0]?.toLowerCase();
+  if (keyword === undefined || words.length < 2) throw new Error(`-o ${JSON.stringify(text)}: expected an option such as StrictHostKeyChecking=no`);
+  if (NO_EFFECT.has(keyword)) return undefined;
+  if (!KNOWN.has(keyword)) {
+    throw new Error(`-o ${JSON.stringify(text)}: runbook does not support the ssh option ${words[0]} (supported: ${KEYWORDS.join(", ")}; ignored as having no effect: LogLevel, ControlMaster, ControlPersist, ControlPath, Compression, BatchMode)`);
+  }
+  const line = [words[0]!, ...words.slice(1).map((w) => (/\s/.test(w) ? `"${w}"` : w))].join(" ");
+  set(keyword, words.slice(1), { identityFiles: [] }, "-o");
+  return line;
 }
 
 /**
@@ -70,13 +132,14 @@ export function resolveSshConfig(source: SshConfigSource, host: string, opts: Ss
     readDir: opts.readDir ?? ((p) => readdirSync(p)),
     raw: { identityFiles: [] },
   };
+  if (opts.options?.length) parse(opts.options.join("\n"), "ssh -o", ctx, true, 0);
   if (typeof source === "string") {
     let text: string;
     try {
       text = ctx.readFile(source);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return { identityFiles: [] };
-      throw err;
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      text = ""; // no file: no settings from it, as ssh
     }
     parse(text, source, ctx, true, 0);
   } else {
@@ -149,6 +212,8 @@ interface Raw {
   userKnownHostsFiles?: string[];
   strictHostKeyChecking?: SshConfigResult["strictHostKeyChecking"];
   connectTimeout?: number;
+  serverAliveInterval?: number;
+  serverAliveCountMax?: number;
 }
 
 interface Ctx {
@@ -246,9 +311,20 @@ function set(keyword: string, args: string[], raw: Raw, where: string): void {
       }
       break;
     case "connecttimeout":
-      if (raw.connectTimeout === undefined && /^\d+$/.test(value)) raw.connectTimeout = Number(value);
+      raw.connectTimeout ??= seconds(value, "ConnectTimeout", where);
+      break;
+    case "serveraliveinterval":
+      raw.serverAliveInterval ??= seconds(value, "ServerAliveInterval", where);
+      break;
+    case "serveralivecountmax":
+      raw.serverAliveCountMax ??= seconds(value, "ServerAliveCountMax", where);
       break;
   }
+}
+
+function seconds(value: string, keyword: string, where: string): number {
+  if (!/^\d+$/.test(value)) throw new Error(`${where}: ${keyword} must be a whole number, got ${value}`);
+  return Number(value);
 }
 
 const yes = (v: string) => ["yes", "true"].includes(v.toLowerCase());
@@ -410,5 +486,7 @@ function finish(ctx: Ctx): SshConfigResult {
   }
   if (raw.strictHostKeyChecking !== undefined) out.strictHostKeyChecking = raw.strictHostKeyChecking;
   if (raw.connectTimeout !== undefined) out.connectTimeout = raw.connectTimeout;
+  if (raw.serverAliveInterval !== undefined) out.serverAliveInterval = raw.serverAliveInterval;
+  if (raw.serverAliveCountMax !== undefined) out.serverAliveCountMax = raw.serverAliveCountMax;
   return out;
 }

@@ -9,7 +9,8 @@
  */
 
 import { InputError } from "../errors.ts";
-import { ANSIBLE_KEYS, resolveConnection, splitConnection } from "./connection.ts";
+import { ANSIBLE_KEYS, mergeConnection, resolveConnection, splitConnection } from "./connection.ts";
+import { secretStrings } from "./vault.ts";
 import type { ConnectionDefaults, Inventory, InventoryGroup, InventoryHost, SourceRef } from "./types.ts";
 
 /** Variables read from one place, as a loader hands them over. */
@@ -42,6 +43,10 @@ const BUILT_IN: SourceRef = { file: "(built-in)" };
 export class InventoryBuilder {
   private readonly hosts = new Map<string, Draft>();
   private readonly groups = new Map<string, GroupDraft>();
+  /** Ansible keys runbook does not use -> where each was set. */
+  private readonly ignored = new Map<string, string[]>();
+  /** While set, every string variable added is made a Secret (a vault-encrypted inventory file). */
+  secretStrings = false;
 
   constructor() {
     this.group("all", BUILT_IN);
@@ -86,12 +91,12 @@ export class InventoryBuilder {
 
   /** Sets variables (and connection keys, see connection.ts) on an existing host. */
   hostVars(name: string, block: VarBlock, aliases = ANSIBLE_KEYS): void {
-    addVars(this.hosts.get(name)!, `host ${name}`, block, aliases);
+    this.addVars(this.hosts.get(name)!, `host ${name}`, block, aliases);
   }
 
   /** Sets variables (and connection defaults) on an existing group. */
   groupVars(name: string, block: VarBlock, aliases = ANSIBLE_KEYS): void {
-    addVars(this.groups.get(name)!, `group ${name}`, block, aliases);
+    this.addVars(this.groups.get(name)!, `group ${name}`, block, aliases);
   }
 
   /** Checks the group graph and returns the finished inventory. */
@@ -110,7 +115,18 @@ export class InventoryBuilder {
       const conn = resolveConnection(h.name, memberOf.map((g) => this.groups.get(g)!.conn), h.conn);
       hosts.set(h.name, { ...finish(h), groups: memberOf, conn });
     }
-    return { hosts, groups };
+    return { hosts, groups, ignored: this.ignored };
+  }
+
+  private addVars(target: Draft, owner: string, block: VarBlock, aliases: typeof ANSIBLE_KEYS): void {
+    const vars = this.secretStrings ? (secretStrings(block.vars) as Record<string, unknown>) : block.vars;
+    const { conn, rest, ignored } = splitConnection({ ...block, vars }, owner, aliases);
+    target.conn = mergeConnection(target.conn, conn);
+    for (const [key, value] of Object.entries(rest.vars)) {
+      target.vars[key] = value;
+      target.varSources[key] = sourceOf(rest, key, owner);
+    }
+    for (const key of ignored) this.ignored.set(key, [...(this.ignored.get(key) ?? []), sourceOf(block, key, owner)]);
   }
 
   /** As Ansible: a group with no parent is a child of `all`. */
@@ -177,14 +193,10 @@ function draft(name: string, source: SourceRef): Draft {
   return { name, source, vars: {}, varSources: {}, conn: {} };
 }
 
-function addVars(target: Draft, owner: string, block: VarBlock, aliases: typeof ANSIBLE_KEYS): void {
-  const { conn, rest } = splitConnection(block, owner, aliases);
-  Object.assign(target.conn, conn);
-  for (const [key, value] of Object.entries(rest.vars)) {
-    target.vars[key] = value;
-    const line = rest.lines?.[key];
-    target.varSources[key] = `${rest.file}${line ? `:${line}` : ""}${rest.inline ? ` (${owner})` : ""}`;
-  }
+/** `inventory/hosts:3 (group web)`, or `inventory/group_vars/web.yml:2`. */
+function sourceOf(block: VarBlock, key: string, owner: string): string {
+  const line = block.lines?.[key];
+  return `${block.file}${line ? `:${line}` : ""}${block.inline ? ` (${owner})` : ""}`;
 }
 
 function finish(d: Draft) {

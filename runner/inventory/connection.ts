@@ -15,17 +15,28 @@
  * | key        | `key`        | `ansible_ssh_private_key_file`, `ansible_private_key_file` | `ssh-keypath`      |
  * | become     | `become`     | `ansible_become`                                         |                      |
  * | becomeUser | `becomeUser` | `ansible_become_user`                                    |                      |
- * | jump       | `jump`       | `ansible_ssh_common_args` (only `-J` / `-o ProxyJump=`)  |                      |
- * | sshConfig  | `sshConfig`  | `ansible_ssh_common_args` (`-F FILE`)                    | `ssh-config`         |
+ * | becomePassword | `becomePassword` | `ansible_become_password`, `ansible_become_pass`, `ansible_sudo_pass` |    |
+ * | password   | `password`   | `ansible_password`, `ansible_ssh_pass`, `ansible_ssh_password` |                |
+ * | jump       | `jump`       | `-J HOST`, `-o ProxyJump=HOST` in the ssh args below     |                      |
+ * | sshConfig  | `sshConfig`  | `-F FILE` in the ssh args below                          | `ssh-config`         |
+ * | sshOptions | `sshOptions` | `ansible_ssh_args`, `ansible_ssh_common_args`, `ansible_ssh_extra_args` (`-o`, `-i`, `-p`, `-l`) | |
  * | local      | `local`      | `ansible_connection` (`local`, `ssh`)                    |                      |
+ *
+ * `ansible_become_method` may only be `sudo`, the one runbook uses.
+ * Passwords become Secrets where they are read, whether the file had them
+ * in clear or vault-encrypted. Other `ansible_*` keys are Ansible's own
+ * settings runbook has no use for (`ansible_python_interpreter`): they are
+ * not passed on as variables, and `runbook inventory` lists them.
  *
  * A relative `sshConfig` is relative to the directory of the file that sets it.
  */
 
 import { dirname, isAbsolute, resolve } from "node:path";
+import { sshOption } from "../connection/sshconfig.ts";
 import { InputError } from "../errors.ts";
+import { Secret } from "../secret.ts";
 import type { VarBlock } from "./builder.ts";
-import type { ConnectionDefaults, HostConnection } from "./types.ts";
+import { ANSIBLE_SSH_ARGS, type AnsibleSshArgs, type ConnectionDefaults, type HostConnection } from "./types.ts";
 import { splitWords } from "./words.ts";
 
 /** Sets connection fields from one variable, or throws a `FieldError`. */
@@ -43,6 +54,9 @@ const NATIVE = new Map<string, Setter>([
   ["becomeUser", (c, v, k) => (c.becomeUser = text(v, k))],
   ["jump", (c, v, k) => (c.jump = text(v, k))],
   ["sshConfig", (c, v, k) => (c.sshConfig = text(v, k))],
+  ["sshOptions", (c, v, k) => (c.sshOptions = (Array.isArray(v) ? v : [v]).flatMap((o) => option(text(o, k), k)))],
+  ["password", (c, v, k) => (c.password = secret(v, k))],
+  ["becomePassword", (c, v, k) => (c.becomePassword = secret(v, k))],
   ["local", (c, v, k) => (c.local = bool(v, k))],
 ]);
 
@@ -58,8 +72,15 @@ export const ANSIBLE_KEYS = new Map<string, Setter>([
   ["ansible_private_key_file", NATIVE.get("key")!],
   ["ansible_become", NATIVE.get("become")!],
   ["ansible_become_user", NATIVE.get("becomeUser")!],
+  ["ansible_become_password", NATIVE.get("becomePassword")!],
+  ["ansible_become_pass", NATIVE.get("becomePassword")!],
+  ["ansible_sudo_pass", NATIVE.get("becomePassword")!],
+  ["ansible_become_method", becomeMethod],
+  ["ansible_password", NATIVE.get("password")!],
+  ["ansible_ssh_pass", NATIVE.get("password")!],
+  ["ansible_ssh_password", NATIVE.get("password")!],
   ["ansible_connection", (c, v, k) => (c.local = connectionType(v, k))],
-  ["ansible_ssh_common_args", setJumpFromSshArgs],
+  ...ANSIBLE_SSH_ARGS.map((name): [string, Setter] => [name, (c, v) => setFromSshArgs(c, v, name)]),
 ]);
 
 /** Rundeck node attributes, accepted in Rundeck resource files only. */
@@ -76,6 +97,8 @@ export const RUNDECK_KEYS = new Map<string, Setter>([
 export interface SplitBlock {
   conn: ConnectionDefaults;
   rest: VarBlock;
+  /** Ansible's own keys that runbook has no use for (`ansible_python_interpreter`). */
+  ignored: string[];
 }
 
 /**
@@ -89,20 +112,24 @@ export function splitConnection(block: VarBlock, owner: string, aliases = ANSIBL
   const conn: ConnectionDefaults = {};
   const rest: VarBlock = { ...block, vars: {} };
   const native: [Setter, string][] = [];
+  const ignored: string[] = [];
   for (const [key, value] of Object.entries(block.vars)) {
     const alias = aliases.get(key);
     const own = NATIVE.get(key);
     if (own) native.push([own, key]);
     else if (alias) apply(alias, key);
+    else if (key.startsWith("ansible_")) ignored.push(key);
     else rest.vars[key] = value;
   }
   for (const [set, key] of native) apply(set, key);
   if (conn.sshConfig && conn.sshConfig !== "none" && !isAbsolute(conn.sshConfig)) conn.sshConfig = resolve(dirname(block.file), conn.sshConfig);
-  return { conn, rest };
+  return { conn, rest, ignored };
 
   function apply(set: Setter, key: string): void {
+    // A vault-encrypted address or user is used as it is; passwords become Secrets again in their setter.
+    const value = block.vars[key];
     try {
-      set(conn, block.vars[key], key);
+      set(conn, value instanceof Secret ? value.reveal() : value, key);
     } catch (e) {
       if (!(e instanceof FieldError)) throw e;
       throw new InputError(`${owner}: ${e.message}`, { file: block.file, line: block.lines?.[key] });
@@ -119,13 +146,27 @@ const LOCAL_ADDRESSES = new Set(["localhost", "127.0.0.1", "::1"]);
  * @example resolveConnection("localhost", [{ user: "admin" }], {}) // { user: "admin", address: "localhost", local: true }
  */
 export function resolveConnection(name: string, groups: ConnectionDefaults[], own: ConnectionDefaults): HostConnection {
-  const merged: ConnectionDefaults = Object.assign({}, ...groups, own);
+  const { ansibleSshArgs, ...merged }: ConnectionDefaults = [...groups, own].reduce(mergeConnection, {});
+  const options = [...(merged.sshOptions ?? []), ...ANSIBLE_SSH_ARGS.flatMap((k) => ansibleSshArgs?.[k] ?? [])];
+  if (options.length) merged.sshOptions = options;
   const address = merged.address ?? name;
   // A port, user, key or jump host on the host itself means "really ssh here" (e.g. a
   // test sshd); a group-wide user (all: ansible_user) is meant for the remote hosts.
   const sshOnly = [own.port, own.user, own.key, own.jump].some((v) => v !== undefined);
   const local = merged.local ?? (LOCAL_ADDRESSES.has(address) && !sshOnly);
   return { ...merged, address, local };
+}
+
+/**
+ * Lays `more` over `base` (a later file, a more specific group or the host
+ * itself): field by field, and each Ansible ssh argument variable alone.
+ *
+ * @example mergeConnection({ user: "a", port: 22 }, { user: "b" }) // { user: "b", port: 22 }
+ */
+export function mergeConnection(base: ConnectionDefaults, more: ConnectionDefaults): ConnectionDefaults {
+  const out = { ...base, ...more };
+  if (base.ansibleSshArgs && more.ansibleSshArgs) out.ansibleSshArgs = { ...base.ansibleSshArgs, ...more.ansibleSshArgs };
+  return out;
 }
 
 function text(v: unknown, key: string): string {
@@ -151,6 +192,18 @@ function bool(v: unknown, key: string): boolean {
   throw new FieldError(`${key} must be true or false, got ${show(v)}`);
 }
 
+/** A password, secret from here on whether it was written in clear or vault-encrypted. */
+function secret(v: unknown, key: string): Secret {
+  if (v instanceof Secret) return v;
+  if (typeof v === "string" || typeof v === "number") return new Secret(String(v));
+  throw new FieldError(`${key} must be a string, got ${show(v)}`);
+}
+
+function becomeMethod(_c: ConnectionDefaults, v: unknown, key: string): void {
+  const method = text(v, key);
+  if (method !== "sudo") throw new FieldError(`${key} ${show(v)} is not supported: runbook becomes another user with sudo only`);
+}
+
 function connectionType(v: unknown, key: string): boolean {
   const type = text(v, key);
   if (type === "local") return true;
@@ -169,28 +222,48 @@ function setHostAndPort(c: ConnectionDefaults, v: unknown, key: string): void {
 }
 
 /**
- * Only a jump host and a config file (`-F FILE`) can be carried over from
- * Ansible's extra ssh arguments: runbook speaks SSH itself, so silently
- * dropping any other option (e.g. `StrictHostKeyChecking=no`) would change
- * what the connection does.
+ * Ansible's extra ssh arguments, read as ssh would read them: `-F FILE` is
+ * the config file, `-J HOST` (or `-o ProxyJump=HOST`) the jump host, and
+ * `-o OPTION`, `-i FILE`, `-p PORT` and `-l USER` ssh options, checked by
+ * the same mapping as an ssh config file's (sshconfig.ts). `-C` and `-q`
+ * change nothing here. Anything else is an error naming it: runbook speaks
+ * SSH itself, so silently dropping an option would change what the
+ * connection does.
  */
-function setJumpFromSshArgs(c: ConnectionDefaults, v: unknown, key: string): void {
+function setFromSshArgs(c: ConnectionDefaults, v: unknown, key: AnsibleSshArgs): void {
   const words = sshWords(text(v, key), key);
+  const options: string[] = [];
+  const FLAGS: Record<string, string> = { "-o": "", "-i": "IdentityFile ", "-p": "Port ", "-l": "User " };
   for (let i = 0; i < words.length; i++) {
     const w = words[i]!;
-    let jump: string | undefined;
-    if (w.startsWith("-F")) {
-      const file = w === "-F" ? words[++i] : w.slice(2);
-      if (!file) throw new FieldError(`${key}: -F needs a file`);
-      c.sshConfig = file;
-      continue;
+    const flag = w.slice(0, 2);
+    const arg = () => {
+      const a = w.length > 2 ? w.slice(2) : words[++i];
+      if (!a) throw new FieldError(`${key}: ${flag} needs a value`);
+      return a;
+    };
+    if (flag === "-F") c.sshConfig = arg();
+    else if (flag === "-J") c.jump = arg();
+    else if (w === "-C" || w === "-q") continue;
+    else if (flag in FLAGS) {
+      const line = `${FLAGS[flag]}${arg()}`;
+      const jump = /^ProxyJump[=\s]\s*(.+)$/i.exec(line)?.[1];
+      if (jump) c.jump = jump;
+      else options.push(...option(line, key));
+    } else {
+      throw new FieldError(`${key}: runbook does not support the ssh argument ${JSON.stringify(w)} (supported: -o OPTION, -F FILE, -J HOST, -i FILE, -p PORT, -l USER; -C and -q have no effect)`);
     }
-    if (w.startsWith("-J")) jump = w === "-J" ? words[++i] : w.slice(2);
-    else if (w.startsWith("-o")) jump = /^ProxyJump[=\s]\s*(.+)$/i.exec((w === "-o" ? words[++i] : w.slice(2)) ?? "")?.[1];
-    if (!jump) {
-      throw new FieldError(`${key}: only a jump host (-J HOST or -o ProxyJump=HOST) and a config file (-F FILE) are supported, got ${show(v)}`);
-    }
-    c.jump = jump;
+  }
+  c.ansibleSshArgs = { ...c.ansibleSshArgs, [key]: options };
+}
+
+/** One ssh option checked, as a config line; none for one with no effect (LogLevel). */
+function option(line: string, key: string): string[] {
+  try {
+    const checked = sshOption(line);
+    return checked === undefined ? [] : [checked];
+  } catch (e) {
+    throw new FieldError(`${key}: ${(e as Error).message}`);
   }
 }
 

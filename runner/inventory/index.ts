@@ -10,6 +10,9 @@
  * - no or another extension (Ansible's `hosts`): YAML if it reads as a YAML
  *   map or list of maps, INI otherwise
  *
+ * A file Ansible's vault encrypted whole is decrypted first (vault.ts), and
+ * the strings of its variables are Secrets; so are `!vault` values in YAML.
+ *
  * A directory contributes its inventory files (not subdirectories) in name
  * order. Beside each file or directory, `group_vars/` and `host_vars/` apply
  * on top (vars-files.ts); connection keys in any variables set the host's
@@ -21,7 +24,7 @@
  * given, files in a directory in name order, then group_vars and host_vars).
  */
 
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import { dirname, extname, join } from "node:path";
 import { isMap, isSeq } from "yaml";
 import { InputError } from "../errors.ts";
@@ -31,6 +34,7 @@ import { loadIni } from "./ini.ts";
 import { loadModule } from "./module.ts";
 import { RUNDECK_ATTRIBUTES, loadRundeck } from "./rundeck.ts";
 import type { Inventory, InventorySpec } from "./types.ts";
+import { readVaultFile, VaultKeys } from "./vault.ts";
 import { loadVarsFiles } from "./vars-files.ts";
 import { YamlFile } from "./yaml.ts";
 
@@ -40,22 +44,28 @@ const YAML_EXTENSIONS = new Set([".yml", ".yaml", ".json"]);
 const MODULE_EXTENSIONS = new Set([".ts", ".mts", ".js", ".mjs"]);
 const INVENTORY_EXTENSIONS = new Set([...YAML_EXTENSIONS, ...MODULE_EXTENSIONS, ".ini", ""]);
 
+export interface LoadOptions {
+  /** Passwords for vault-encrypted files and `!vault` values. */
+  vault?: VaultKeys;
+}
+
 /**
  * Loads and merges inventory files and directories.
  *
  * @example const inv = await loadInventory(["inventory/"]); inv.hosts.get("tnode1")?.conn.address
  */
-export async function loadInventory(paths: string[]): Promise<Inventory> {
+export async function loadInventory(paths: string[], opts: LoadOptions = {}): Promise<Inventory> {
+  const vault = opts.vault ?? new VaultKeys([]);
   const b = new InventoryBuilder();
   const varDirs = new Set<string>();
   for (const path of paths) {
     const info = await stat(path).catch(() => undefined);
     if (!info) throw new InputError("no such inventory file or directory", { file: path });
     const files = info.isDirectory() ? await inventoryFiles(path) : [path];
-    for (const file of files) await loadFile(file, b);
+    for (const file of files) await loadFile(file, b, vault);
     varDirs.add(info.isDirectory() ? path : dirname(path));
   }
-  for (const dir of varDirs) await loadVarsFiles(dir, b);
+  for (const dir of varDirs) await loadVarsFiles(dir, b, vault);
   return b.build();
 }
 
@@ -81,20 +91,25 @@ async function inventoryFiles(dir: string): Promise<string[]> {
     .map((name) => join(dir, name));
 }
 
-async function loadFile(file: string, b: InventoryBuilder): Promise<void> {
+async function loadFile(file: string, b: InventoryBuilder, vault: VaultKeys): Promise<void> {
   const ext = extname(file);
   if (MODULE_EXTENSIONS.has(ext)) return loadModule(file, b);
-  const text = await readFile(file, "utf8");
-  if (ext === ".ini") return loadIni(file, text, b);
-  if (YAML_EXTENSIONS.has(ext)) return loadYaml(YamlFile.parse(file, text), b);
-  const yaml = sniffYaml(file, text);
-  return yaml ? loadYaml(yaml, b) : loadIni(file, text, b);
+  const text = await readVaultFile(file, vault);
+  b.secretStrings = text.encrypted;
+  try {
+    if (ext === ".ini") return loadIni(file, text.text, b);
+    if (YAML_EXTENSIONS.has(ext)) return loadYaml(YamlFile.parse(file, text.text, vault), b);
+    const yaml = sniffYaml(file, text.text, vault);
+    return yaml ? loadYaml(yaml, b) : loadIni(file, text.text, b);
+  } finally {
+    b.secretStrings = false;
+  }
 }
 
 /** Ansible's extension-less `hosts` file is usually INI, sometimes YAML. */
-function sniffYaml(file: string, text: string): YamlFile | undefined {
+function sniffYaml(file: string, text: string, vault: VaultKeys): YamlFile | undefined {
   try {
-    const y = YamlFile.parse(file, text);
+    const y = YamlFile.parse(file, text, vault);
     const root = y.root;
     if (root !== null && (isMap(root) || (isSeq(root) && y.items(root).every((n) => n !== null && isMap(n))))) return y;
   } catch (e) {

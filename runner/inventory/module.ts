@@ -11,7 +11,7 @@ import { expandNodeRange } from "../patterns.ts";
 import type { InventoryBuilder } from "./builder.ts";
 import type { ConnectionSpec } from "./types.ts";
 
-const CONNECTION_FIELDS = ["address", "port", "user", "key", "become", "becomeUser", "jump", "local", "sshConfig"] as const;
+const CONNECTION_FIELDS = ["address", "port", "user", "key", "become", "becomeUser", "becomePassword", "password", "jump", "local", "sshConfig", "sshOptions"] as const;
 const HOST_FIELDS = new Set<string>([...CONNECTION_FIELDS, "groups", "vars"]);
 const GROUP_FIELDS = new Set<string>([...CONNECTION_FIELDS, "children", "vars"]);
 

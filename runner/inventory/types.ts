@@ -3,6 +3,8 @@
  * from (Rundeck resource YAML, Ansible YAML or INI, a TS module).
  */
 
+import type { Secret } from "../secret.ts";
+
 /** Where something was defined: a file and, when the format has lines, a line. */
 export interface SourceRef {
   file: string;
@@ -34,6 +36,17 @@ export interface HostConnection {
    */
   sshConfig?: string;
   /**
+   * OpenSSH options as `ssh -o` takes them (`StrictHostKeyChecking no`),
+   * in the order given; they win over the ssh config file, as on ssh's
+   * command line. Ansible's `ansible_ssh_args`, `ansible_ssh_common_args`
+   * and `ansible_ssh_extra_args` land here, in that order, after these.
+   */
+  sshOptions?: string[];
+  /** The SSH login password, tried after keys and the agent (Ansible's `ansible_password`). */
+  password?: Secret;
+  /** The sudo password (Ansible's `ansible_become_password`). */
+  becomePassword?: Secret;
+  /**
    * Run commands on this machine instead of over SSH. Defaults to true only
    * when the address is `localhost`, `127.0.0.1` or `::1` and the host itself
    * sets no port, user, key or jump host. Loaded inventories always set it.
@@ -42,7 +55,19 @@ export interface HostConnection {
 }
 
 /** A connection setting given at group level, inherited by the group's hosts. */
-export type ConnectionDefaults = Partial<HostConnection>;
+export type ConnectionDefaults = Partial<HostConnection> & {
+  /**
+   * The options of Ansible's three ssh argument variables, kept apart while
+   * loading so that each follows variable precedence on its own (a host's
+   * `ansible_ssh_extra_args` does not replace its group's
+   * `ansible_ssh_common_args`); joined into `sshOptions` at the end.
+   */
+  ansibleSshArgs?: Partial<Record<AnsibleSshArgs, string[]>>;
+};
+
+/** Ansible's variables of extra ssh arguments, in the order Ansible passes them to ssh. */
+export const ANSIBLE_SSH_ARGS = ["ansible_ssh_args", "ansible_ssh_common_args", "ansible_ssh_extra_args"] as const;
+export type AnsibleSshArgs = (typeof ANSIBLE_SSH_ARGS)[number];
 
 /** One host, with everything the inventory says about it. */
 export interface InventoryHost {
@@ -88,6 +113,12 @@ export interface InventoryGroup {
 export interface Inventory {
   hosts: Map<string, InventoryHost>;
   groups: Map<string, InventoryGroup>;
+  /**
+   * Ansible variables (`ansible_*`) runbook has no use for, e.g.
+   * `ansible_python_interpreter`: not passed on as variables; each with
+   * where it was set, for `runbook inventory` to list.
+   */
+  ignored: Map<string, string[]>;
 }
 
 /** Connection fields a TS inventory may set on a host or a group. */

@@ -5,12 +5,14 @@
  * applied after every inventory file, so they win over variables written
  * inside inventory files, as in Ansible. Files for a group or host the
  * inventory does not define are ignored, as in Ansible, so one `group_vars/`
- * can serve several inventories.
+ * can serve several inventories. A file Ansible's vault encrypted whole
+ * is decrypted, and its strings are Secrets.
  */
 
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { extname, join } from "node:path";
 import type { InventoryBuilder } from "./builder.ts";
+import { readVaultFile, secretStrings, type VaultKeys } from "./vault.ts";
 import { YamlFile } from "./yaml.ts";
 
 const VAR_FILE_EXTENSIONS = new Set([".yml", ".yaml", ".json", ""]);
@@ -20,13 +22,16 @@ const VAR_FILE_EXTENSIONS = new Set([".yml", ".yaml", ".json", ""]);
  *
  * @example await loadVarsFiles("inventory", builder)
  */
-export async function loadVarsFiles(dir: string, b: InventoryBuilder): Promise<void> {
+export async function loadVarsFiles(dir: string, b: InventoryBuilder, vault: VaultKeys): Promise<void> {
   for (const [sub, kind] of [["group_vars", "group"], ["host_vars", "host"]] as const) {
     for (const [name, files] of await varFiles(join(dir, sub))) {
       if (kind === "group" ? !b.hasGroup(name) : !b.hasHost(name)) continue;
       for (const file of files) {
-        const y = YamlFile.parse(file, await readFile(file, "utf8"));
+        const { text, encrypted } = await readVaultFile(file, vault);
+        const y = YamlFile.parse(file, text, vault);
         const block = y.varBlock(y.root, `${kind} variables`, false);
+        // A vault-encrypted file: every string in it is secret.
+        if (encrypted) block.vars = secretStrings(block.vars) as Record<string, unknown>;
         if (kind === "group") b.groupVars(name, block);
         else b.hostVars(name, block);
       }

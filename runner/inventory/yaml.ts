@@ -4,6 +4,7 @@ import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Docum
 import { InputError, type InputLocation } from "../errors.ts";
 import { Secret } from "../secret.ts";
 import type { VarBlock } from "./builder.ts";
+import { VaultKeys } from "./vault.ts";
 
 /**
  * `!secret`: marks a value sensitive where it enters, in an inventory or an
@@ -15,6 +16,28 @@ const secretTag: ScalarTag = {
   identify: (v) => v instanceof Secret,
   resolve: (text) => new Secret(text),
 };
+
+/**
+ * `!vault |`: an Ansible Vault value (`ansible-vault encrypt_string`),
+ * decrypted as the file is read into a Secret; a value no password opens is
+ * an error at its line.
+ */
+function vaultTag(keys: VaultKeys): ScalarTag {
+  return {
+    tag: "!vault",
+    identify: () => false,
+    resolve: (text, onError) => {
+      try {
+        return new Secret(keys.decrypt(text));
+      } catch (e) {
+        onError((e as Error).message);
+        return null;
+      }
+    },
+  };
+}
+
+const NO_KEYS = new VaultKeys([]);
 
 /** One entry of a YAML map. */
 export interface Entry {
@@ -33,14 +56,15 @@ export class YamlFile {
   ) {}
 
   /**
-   * Parses `text`; a syntax error becomes `file:line: message`.
+   * Parses `text`; a syntax error becomes `file:line: message`. `!vault`
+   * values are decrypted with `vault`'s passwords.
    *
    * @example YamlFile.parse("hosts.yml", "all:\n  hosts: {}\n").root
    */
-  static parse(file: string, text: string): YamlFile {
+  static parse(file: string, text: string, vault: VaultKeys = NO_KEYS): YamlFile {
     const lines = new LineCounter();
     // merge: Ansible users write `<<: *defaults` (YAML 1.1 merge keys, as PyYAML reads them).
-    const doc = parseDocument(text, { lineCounter: lines, merge: true, prettyErrors: false, customTags: [secretTag] });
+    const doc = parseDocument(text, { lineCounter: lines, merge: true, prettyErrors: false, customTags: [secretTag, vaultTag(vault)] });
     const error = doc.errors[0];
     if (error) throw new InputError(error.message, { file, line: lines.linePos(error.pos[0]).line });
     return new YamlFile(file, doc, lines);

@@ -1,8 +1,11 @@
-import { relative } from "node:path";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { InputError } from "../../runner/errors.ts";
+import { Secret } from "../../runner/secret.ts";
 import { defineInventory, loadInventory } from "../../runner/inventory/index.ts";
 import type { Inventory } from "../../runner/inventory/types.ts";
 import { splitWords } from "../../runner/inventory/words.ts";
@@ -202,11 +205,11 @@ const broken: [string, string][] = [
   ["broken/bad-ini-port.ini", `broken/bad-ini-port.ini:2: port in "web1:http" is not a number`],
   [
     "broken/ssh-args.ini",
-    `broken/ssh-args.ini:2: host web1: ansible_ssh_common_args: only a jump host (-J HOST or -o ProxyJump=HOST) and a config file (-F FILE) are supported, got "-o StrictHostKeyChecking=no"`,
+    `broken/ssh-args.ini:2: host web1: ansible_ssh_common_args: -o "ForwardAgent=yes": runbook does not support the ssh option ForwardAgent (supported: HostName, User, Port, IdentityFile, IdentitiesOnly, ProxyJump, ProxyCommand, UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout, ServerAliveInterval, ServerAliveCountMax; ignored as having no effect: LogLevel, ControlMaster, ControlPersist, ControlPath, Compression, BatchMode)`,
   ],
   [
     "broken/bad-field.ts",
-    `broken/bad-field.ts: host "tnode1": unknown field "adress" (expected address, port, user, key, become, becomeUser, jump, local, sshConfig, groups, vars)`,
+    `broken/bad-field.ts: host "tnode1": unknown field "adress" (expected address, port, user, key, become, becomeUser, becomePassword, password, jump, local, sshConfig, sshOptions, groups, vars)`,
   ],
   ["broken/no-export.ts", `broken/no-export.ts: expected a default export (or an export named "inventory") made with defineInventory()`],
   ["broken-vars", `broken-vars/group_vars/web.yml:1: group variables must be a map, got a list`],
@@ -218,6 +221,69 @@ for (const [file, message] of broken) {
     await rejects(loadInventory([`${F}/${file}`]), `${F}/${message}`);
   });
 }
+
+/** Writes files (path -> text) into a new directory; returns it. */
+function tree(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), "runbook-inv-"));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(join(dir, path, ".."), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+  return dir;
+}
+
+test("Ansible ssh args: -o options mapped, each variable with its own precedence, -C/LogLevel dropped", async () => {
+  const dir = tree({
+    hosts: [
+      "[web]",
+      "web1 ansible_ssh_extra_args='-o ServerAliveInterval=5 -i /k/web1'",
+      "web2 ansible_ssh_common_args='-o ConnectTimeout=3'",
+      "[web:vars]",
+      "ansible_ssh_common_args='-C -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -J admin@bastion'",
+      "",
+    ].join("\n"),
+  });
+  const inv = await loadInventory([`${dir}/hosts`]);
+  assert.equal(host(inv, "web1").conn, {
+    address: "web1",
+    jump: "admin@bastion",
+    sshOptions: ["StrictHostKeyChecking no", "UserKnownHostsFile /dev/null", "ServerAliveInterval 5", "IdentityFile /k/web1"],
+    local: false,
+  });
+  // web2's own common args replace the group's (as in Ansible); the jump host came with the group's.
+  assert.equal(host(inv, "web2").conn.sshOptions, ["ConnectTimeout 3"]);
+});
+
+test("inventory passwords are Secrets; become_method other than sudo refused; unused ansible_* keys listed, not passed on", async () => {
+  const dir = tree({
+    "hosts.yml": [
+      "all:",
+      "  vars:",
+      "    ansible_python_interpreter: /usr/bin/python3",
+      "    ansible_become_method: sudo",
+      "  hosts:",
+      "    db1:",
+      "      ansible_become_password: sudo-pw",
+      "      ansible_password: login-pw",
+      "      ansible_pipelining: true",
+      "",
+    ].join("\n"),
+  });
+  const inv = await loadInventory([`${dir}/hosts.yml`]);
+  const db1 = host(inv, "db1");
+  assert.instance(db1.conn.becomePassword, Secret);
+  assert.is(db1.conn.becomePassword?.reveal(), "sudo-pw");
+  assert.is(db1.conn.password?.reveal(), "login-pw");
+  assert.is(JSON.stringify(db1.conn).includes("pw"), false);
+  assert.equal(db1.vars, {});
+  assert.equal(inv.groups.get("all")?.vars, {});
+  assert.equal([...inv.ignored], [
+    ["ansible_python_interpreter", [`${dir}/hosts.yml:3 (group all)`]],
+    ["ansible_pipelining", [`${dir}/hosts.yml:9 (host db1)`]],
+  ]);
+  const su = tree({ hosts: "db1 ansible_become_method=su\n" });
+  await rejects(loadInventory([`${su}/hosts`]), `${su}/hosts:1: host db1: ansible_become_method "su" is not supported: runbook becomes another user with sudo only`);
+});
 
 test("splitWords: POSIX quoting, comments on request", () => {
   const words = splitWords(`a "b c" 'd "e"' f\\ g "h\\"i" x=""  # note`, {}, { comments: true });

@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { sshTarget, uncheckedHostKeys } from "../../runner/connection/index.ts";
 import { matchPattern, matchPatternList } from "../../runner/connection/hostmatch.ts";
-import { parseProxyJump, proxyJumpTarget, resolveSshConfig } from "../../runner/connection/sshconfig.ts";
+import { parseProxyJump, proxyJumpTarget, resolveSshConfig, sshOption } from "../../runner/connection/sshconfig.ts";
 
 const HOME = "/home/ada";
 const opts = { home: HOME, localUser: "ada" };
@@ -160,6 +161,38 @@ test("Include recursion is bounded", () => {
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
+});
+
+test("ssh -o options: one mapping with the config file; they win over it; unsupported ones named", () => {
+  assert.is(sshOption("StrictHostKeyChecking=no"), "StrictHostKeyChecking no");
+  assert.is(sshOption("ProxyCommand=ssh -W %h:%p bastion"), "ProxyCommand ssh -W %h:%p bastion");
+  assert.is(sshOption("LogLevel=ERROR"), undefined);
+  assert.throws(() => sshOption("ForwardAgent=yes"), /does not support the ssh option ForwardAgent/);
+  assert.throws(() => sshOption("Port=http"), /Port must be 1-65535/);
+  const cfg = resolveSshConfig({ text: "Host *\n  StrictHostKeyChecking yes\n  ServerAliveInterval 30\n  User ada\n" }, "x", {
+    ...opts,
+    options: ["StrictHostKeyChecking no", "UserKnownHostsFile /dev/null"],
+  });
+  assert.equal(cfg, { identityFiles: [], strictHostKeyChecking: "no", userKnownHostsFiles: ["/dev/null"], serverAliveInterval: 30, user: "ada" });
+  assert.equal(resolveSshConfig("/nonexistent/config", "x", { ...opts, options: ["ConnectTimeout 3"] }), { identityFiles: [], connectTimeout: 3 }, "options apply without a config file");
+});
+
+test("sshTarget: inventory ssh options drive host-key checking, known_hosts, IdentitiesOnly, keepalive, ProxyCommand", () => {
+  const conn = {
+    address: "10.0.0.5",
+    local: false,
+    sshOptions: ["StrictHostKeyChecking no", "UserKnownHostsFile /dev/null", "IdentitiesOnly yes", "ServerAliveInterval 5", "ProxyCommand nc %h %p"],
+  };
+  const t = sshTarget("web1", conn, { acceptNewHostKeys: false, vars: {}, sshConfig: "none" });
+  assert.is(t.checkHostKeys, false);
+  assert.equal(t.knownHostsFiles, ["/dev/null"]);
+  assert.is(t.agent, "");
+  assert.is(t.keepaliveMs, 5000);
+  assert.is(t.proxyCommand, "nc %h %p");
+  const strict = sshTarget("web1", { ...conn, sshOptions: ["StrictHostKeyChecking accept-new"] }, { acceptNewHostKeys: false, vars: {}, sshConfig: "none" });
+  assert.equal([strict.checkHostKeys, strict.acceptNewHostKeys], [true, true]);
+  const host = (name: string, sshOptions?: string[]) => ({ name, groups: [], vars: {}, varSources: {}, source: { file: "x" }, conn: { address: name, local: false, sshOptions } });
+  assert.equal(uncheckedHostKeys([host("a", conn.sshOptions), host("b")], { acceptNewHostKeys: false, sshConfig: "none" }), ["a"]);
 });
 
 test.run();
