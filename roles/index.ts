@@ -19,3 +19,5 @@ export { ovn } from "./ovn/index.ts";
 export type { OvnParams } from "./ovn/index.ts";
 export { ceph } from "./ceph/index.ts";
 export type { CephParams } from "./ceph/index.ts";
+export { incus } from "./incus/index.ts";
+export type { IncusParams } from "./incus/index.ts";
