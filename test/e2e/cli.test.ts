@@ -27,15 +27,18 @@ s("a secret prompt answered on a terminal reaches the host but no output, histor
   const state = stateDir();
   const seen: string[] = [];
   let watching = true;
+  // Watches tnode1's processes until the run ends; once the waiting command
+  // shows up, opens its gate.
   const watcher = (async () => {
     while (watching) {
       const ps = await ssh(lab, "tnode1", "ps -eo args", { allowFail: true });
       seen.push(ps.stdout);
-      await new Promise((r) => setTimeout(r, 150));
+      if (ps.stdout.includes("rb-ps-gate")) await ssh(lab, "tnode1", "touch /tmp/rb-ps-gate");
+      await new Promise((r) => setTimeout(r, 100));
     }
   })();
   const r = await underPty(
-    ["play", `${PB}/secret.ts`, "-i", lab.inventory, "-l", "tnode1", "-v"],
+    ["play", `${PB}/secret.ts`, "-i", lab.inventory, "-l", "tnode1", "-v", "-e", "psGate=yes"],
     [
       [/vault password/, `${SECRET}\r`],
       [/vault password \(again\)/, `${SECRET}\r`],
@@ -47,7 +50,7 @@ s("a secret prompt answered on a terminal reaches the host but no output, histor
   assert.is(r.code, 0, r.out);
   assert.match(r.out, /read-only command/);
   assert.not.ok(r.out.includes(SECRET), "secret in terminal output");
-  assert.ok(seen.length > 3 && seen.some((p) => p.includes("sleep 2")), "the watcher saw the run");
+  assert.ok(seen.some((p) => p.includes("rb-ps-gate")), "the watcher saw the command while it ran");
   assert.not.ok(seen.some((p) => p.includes(SECRET)), "secret in the host's process list");
   const config = await ssh(lab, "tnode1", "cat /srv/s/config");
   assert.is(config.stdout, `user=admin\npassword=${SECRET}\n`);

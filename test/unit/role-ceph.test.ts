@@ -16,7 +16,7 @@ const MONS = [
 ];
 
 test("ceph: defaults: no OSDs or pools, pool size 3 / min 2, admin keyring everywhere", () => {
-  assert.equal(params({}), { osds: [], pools: [], poolDefaults: { size: 3, minSize: 2 }, config: {}, adminKeyring: true });
+  assert.equal(params({}), { osds: [], pools: [], poolDefaults: { size: 3, minSize: 2 }, config: {}, adminKeyring: true, quorumTimeout: 300 });
   assert.equal(params({ osds: [{ file: "/srv/osd.img" }], pools: [{ name: "rbd" }] }).osds, [{ file: "/srv/osd.img", size: "10G" }]);
   assert.equal(params({ pools: [{ name: "rbd" }] }).pools, [{ name: "rbd", size: 3, minSize: 2, pgNum: 32, application: "rbd" }]);
 });
