@@ -102,6 +102,7 @@ async function serve(args: string[]): Promise<number> {
         return;
       }
       stopping = true;
+      console.log(`runbook serve: ${signal}: stopping${runs.length ? `; ${runs.length} run(s) stop with it (no new task; running commands get their grace period; a second ${signal} aborts them)` : ""}`);
       server.close();
       // Open event streams would keep the server from closing.
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();

@@ -9,12 +9,13 @@
  * form), a Run page (live log by server-sent events, grouped by host, with
  * the recap, diffs and a timeline), History (filterable), Users (admin).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, watch, type FSWatcher } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Hono, type Context } from "hono";
 import { getCookie, setCookie, deleteCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
+import { timing, type TimingVariables } from "hono/timing";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import nunjucks from "nunjucks";
 import { ExitError } from "../errors.ts";
@@ -27,7 +28,11 @@ import { MASK, Secret } from "../secret.ts";
 import { hostVars } from "../vars.ts";
 import { CAN, LoginLimiter, Sessions, hashPassword, newToken, sameToken, verifyPassword, type Session } from "./auth.ts";
 import { Jobs } from "./jobs.ts";
-import { runView } from "./runview.ts";
+import { runView, type HostView } from "./runview.ts";
+import { groupOutputs, startAdhoc, type HostOutcome } from "../adhoc.ts";
+import { checkSshConfigs } from "../cli/common.ts";
+import type { RunResult } from "../connection/types.ts";
+import { foldNodeset } from "../nodeset.ts";
 import { ROLES, STATUSES, Store, readFrom, runStatus, type Role } from "./store.ts";
 
 export interface ServeOptions {
@@ -47,9 +52,11 @@ interface Active {
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const SESSION = "rb_session";
+/** History rows per page. */
+const PAGE = 50;
 const LOGIN = "rb_login";
 
-type Env = { Variables: { session: Session } };
+type Env = { Variables: { session: Session } & TimingVariables };
 
 export function createApp(opts: ServeOptions) {
   const store = new Store(opts.stateDir);
@@ -72,6 +79,8 @@ export function createApp(opts: ServeOptions) {
     return c.html(html, status as 200);
   };
 
+  // Server-Timing: the server's own time for each response (the benchmark reads it).
+  app.use("*", timing({ totalDescription: "server" }));
   app.use("*", async (c, next) => {
     await next();
     c.header("X-Content-Type-Options", "nosniff");
@@ -180,7 +189,10 @@ export function createApp(opts: ServeOptions) {
   app.get("/jobs/:name{.+}", async (c) => {
     const job = await jobs.get(c.req.param("name"));
     if (!job) return c.notFound();
-    return render(c, "job.njk", { job, values: {} });
+    // Run again: the options a run started here was given (never its secrets: typed again).
+    const again = store.options(c.req.query("rerun") ?? "");
+    const o = again?.kind === "job" ? (again.options as JobOptions) : undefined;
+    return render(c, "job.njk", { job, values: o?.values ?? {}, limit: o?.limit, tags: o?.tags, check: o?.check, diff: o?.diff, rerun: o ? c.req.query("rerun") : undefined });
   });
 
   app.post("/jobs/:name{.+}/run", async (c) => {
@@ -221,12 +233,64 @@ export function createApp(opts: ServeOptions) {
         active.running.delete(run);
         setTimeout(() => active.all.delete(run.runId), 60_000).unref();
       });
+      const options: JobOptions = {
+        job: job.name,
+        values: Object.fromEntries(job.prompts.filter((p) => !p.secret && typeof body[`opt_${p.name}`] === "string").map((p) => [p.name, body[`opt_${p.name}`] as string])),
+        limit: text("limit"),
+        tags: text("tags"),
+        check: body.check === "on",
+        diff: body.diff === "on",
+      };
+      store.putOptions(run.runId, "job", options);
       return c.redirect(`/runs/${run.runId}`, 303);
     } catch (err) {
       if (!(err instanceof ExitError)) throw err;
       const values = Object.fromEntries(job.prompts.filter((p) => !p.secret).map((p) => [p.name, body[`opt_${p.name}`]]));
       return render(c, "job.njk", { job, error: err.message, values, limit: text("limit"), check: body.check === "on", diff: body.diff === "on", tags: text("tags") }, 400);
     }
+  });
+
+  // ---- ad-hoc commands -------------------------------------------------------
+  app.get("/commands", (c) => {
+    const again = store.options(c.req.query("rerun") ?? "");
+    return render(c, "commands.njk", { values: again?.kind === "adhoc" ? again.options : {} });
+  });
+
+  app.post("/commands", async (c) => {
+    const s = c.get("session");
+    if (!CAN.run(s.role)) return c.text(`${s.role}s cannot run commands`, 403);
+    const body = await c.req.parseBody();
+    const text = (k: string) => (typeof body[k] === "string" ? (body[k] as string).trim() : "");
+    const values: AdhocOptions = { pattern: text("pattern"), cmd: text("cmd"), timeout: text("timeout"), become: body.become === "on" };
+    const again = (error: string) => render(c, "commands.njk", { values, error }, 400);
+    if (!values.pattern || !values.cmd) return again("a pattern and a command are needed");
+    const timeout = values.timeout ? Number(values.timeout) : undefined;
+    if (timeout !== undefined && !(timeout > 0)) return again(`the timeout is a positive number of seconds, got ${values.timeout}`);
+    let inv: Inventory;
+    let hosts: string[];
+    try {
+      inv = await loadInventory(opts.inventory);
+      hosts = resolvePattern(inv, values.pattern);
+      checkSshConfigs(inv, hosts, opts.sshConfig);
+    } catch (err) {
+      if (err instanceof ExitError) return again(err.message);
+      throw err;
+    }
+    const password = typeof body.become_password === "string" && body.become_password ? body.become_password : undefined;
+    const { runId, outcome } = startAdhoc({
+      inv,
+      hosts,
+      pattern: values.pattern,
+      cmd: values.cmd,
+      become: values.become ? { user: "root", password } : undefined,
+      timeoutMs: timeout === undefined ? undefined : timeout * 1000,
+      connect: { acceptNewHostKeys: false, forks: 50, sshConfig: opts.sshConfig },
+      startedBy: s.user,
+      stateDir: opts.stateDir,
+    });
+    store.putOptions(runId, "adhoc", values);
+    void outcome;
+    return c.redirect(`/runs/${runId}`, 303);
   });
 
   // ---- runs -----------------------------------------------------------------
@@ -239,7 +303,11 @@ export function createApp(opts: ServeOptions) {
     const view = runView(runId, events);
     const diffs = view.hosts.flatMap((h) => h.tasks.filter((t) => t.diffs.length).map((t) => ({ host: h.name, task: t.task, diffs: t.diffs })));
     const stoppable = active.all.has(runId) && view.state === "running" && CAN.run(c.get("session").role);
-    return render(c, "run.njk", { run: view, diffs, status: view.start ? runStatus({ state: view.state, exitCode: view.end?.exitCode ?? null }) : "crashed", stoppable });
+    // An ad-hoc command's output grouped by identical result, as `runbook run` prints it.
+    const groups = view.start?.adhoc && view.end ? groupOutputs(view.hosts.map((h) => h.name), (name) => adhocOutcome(view.hosts.find((h) => h.name === name)!)).map((g) => ({ ...g, title: foldNodeset(g.hosts) })) : [];
+    const again = store.options(runId);
+    const rerun = !CAN.run(c.get("session").role) || !again ? undefined : again.kind === "adhoc" ? `/commands?rerun=${runId}` : `/jobs/${(again.options as JobOptions).job}?rerun=${runId}`;
+    return render(c, "run.njk", { run: view, diffs, status: view.start ? runStatus({ state: view.state, exitCode: view.end?.exitCode ?? null }) : "crashed", stoppable, groups, rerun });
   });
 
   app.post("/runs/:id/stop", (c) => {
@@ -269,6 +337,10 @@ export function createApp(opts: ServeOptions) {
       // its process is gone (crashed) and nothing more comes.
       let offset = 0;
       let start: RunSummary["start"] | undefined;
+      // Woken by the file's changes (inotify), and once a second regardless
+      // (to notice a runner that died, or where watching is not possible).
+      const changes = fileChanges(file);
+      stream.onAbort(changes.close);
       while (!stream.aborted) {
         const r = readFrom(file, offset);
         offset = r.offset;
@@ -281,19 +353,25 @@ export function createApp(opts: ServeOptions) {
           await stream.writeSSE({ event: "gone", data: "crashed" });
           return;
         }
-        await stream.sleep(200);
+        await changes.next(1000);
       }
+      changes.close();
     });
   });
 
   // ---- history --------------------------------------------------------------
   const historyFilter = (c: Context<Env>) => ({ host: c.req.query("host") || undefined, status: c.req.query("status") || undefined, user: c.req.query("user") || undefined, job: c.req.query("job") || undefined });
-  const historyRows = (c: Context<Env>) => {
+  const historyPage = (c: Context<Env>) => {
+    const page = Math.max(1, Math.floor(Number(c.req.query("page") ?? 1)) || 1);
     store.refresh();
-    return store.runs(historyFilter(c)).map((r) => ({ ...r, status: runStatus(r) }));
+    // One more row than shown tells whether there is an older page.
+    const rows = store.runs({ ...historyFilter(c), limit: PAGE + 1, offset: (page - 1) * PAGE }).map((r) => ({ ...r, status: runStatus(r) }));
+    const search = new URLSearchParams(new URL(c.req.url).search);
+    const at = (p: number) => (search.set("page", String(p)), `?${search}`);
+    return { runs: rows.slice(0, PAGE), page, newer: page > 1 ? at(page - 1) : undefined, older: rows.length > PAGE ? at(page + 1) : undefined };
   };
-  app.get("/history", (c) => render(c, "history.njk", { runs: historyRows(c), filter: historyFilter(c), choices: store.choices(), statuses: STATUSES, query: new URL(c.req.url).search }));
-  app.get("/history/rows", (c) => render(c, "history-rows.njk", { runs: historyRows(c) }));
+  app.get("/history", (c) => render(c, "history.njk", { ...historyPage(c), filter: historyFilter(c), choices: store.choices(), statuses: STATUSES, query: new URL(c.req.url).search }));
+  app.get("/history/rows", (c) => render(c, "history-rows.njk", historyPage(c)));
 
   // ---- users ----------------------------------------------------------------
   app.get("/users", (c) => (CAN.admin(c.get("session").role) ? render(c, "users.njk", { users: store.users(), roles: ROLES }) : c.text("admins only", 403)));
@@ -317,6 +395,66 @@ export function createApp(opts: ServeOptions) {
   });
 
   return { app, store, active };
+}
+
+/** Waits for changes to a file: `next(ms)` resolves on the next change, or after `ms`. */
+function fileChanges(file: string): { next: (ms: number) => Promise<void>; close: () => void } {
+  let wake: (() => void) | undefined;
+  let changed = false;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(file, { persistent: false }, () => {
+      changed = true;
+      wake?.();
+    });
+    watcher.on("error", () => watcher?.close());
+  } catch {
+    // not watchable: the timeout alone paces the reads
+  }
+  return {
+    next: (ms) =>
+      new Promise<void>((resolve) => {
+        if (changed) {
+          changed = false;
+          return resolve();
+        }
+        const t = setTimeout(done, ms);
+        function done() {
+          clearTimeout(t);
+          wake = undefined;
+          changed = false;
+          resolve();
+        }
+        wake = done;
+      }),
+    close: () => watcher?.close(),
+  };
+}
+
+/** What a job run was started with, kept to start it again (no secret). */
+interface JobOptions {
+  job: string;
+  values: Record<string, string>;
+  limit: string;
+  tags: string;
+  check: boolean;
+  diff: boolean;
+}
+
+/** What an ad-hoc command was started with (the sudo password is not kept). */
+interface AdhocOptions {
+  pattern: string;
+  cmd: string;
+  timeout: string;
+  become: boolean;
+}
+
+/** An ad-hoc run's host as `groupOutputs` takes it: its command's result, or why it was unreachable. */
+function adhocOutcome(h: HostView): HostOutcome | undefined {
+  const t = h.tasks[0];
+  if (h.status === "unreachable") return { ok: false, error: h.messages.join("; ") };
+  if (!t || t.rc === undefined) return undefined;
+  return { ok: true, value: { code: t.rc, stdout: t.stdout ?? "", stderr: t.stderr ?? "" } as RunResult };
 }
 
 const DUMMY_HASH = "scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";

@@ -24,6 +24,7 @@ import * as assert from "uvu/assert";
 import { labSuite, ssh } from "../lab/fixture.ts";
 import type { Lab } from "../lab/lab.ts";
 import { ensureChromium, launch } from "./browser.ts";
+import { runbook } from "./harness.ts";
 
 const CANARY = `rbcanary${randomBytes(6).toString("hex")}`;
 const INV_SECRET = `${CANARY}-inventory`;
@@ -273,6 +274,166 @@ s("serve: jobs, live log, run page, CLI runs, history, roles, CSRF, and the cana
     assert.not.ok(readFileSync(join(state, "runs", `${killedRun}.jsonl`), "utf8").includes(CANARY));
   } finally {
     cli?.kill("SIGKILL");
+    await browser?.close();
+    server.child.kill("SIGTERM");
+    await exited(server.child);
+  }
+});
+
+/** A new page of `browser`, logged in as the admin. */
+async function adminPage(browser: Browser, url: string): Promise<Page> {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(WAIT);
+  await login(page, url, "admin", "admin-pass-1");
+  return page;
+}
+
+/** The run's recorded end (the last line of its history file). */
+const endRecord = (state: string, runId: string) => JSON.parse(readFileSync(join(state, "runs", `${runId}.jsonl`), "utf8").trim().split("\n").pop()!) as { type: string; interrupted?: string; exitCode?: number };
+
+s("serve: Stop from the UI interrupts a run as Ctrl-C does; SIGTERM on the server stops its runs", async ({ lab }) => {
+  const chromium = await ensureChromium((l) => console.error(l));
+  assert.ok(chromium, "chromium is installed (apt-get install chromium)");
+  const state = mkdtempSync(join(tmpdir(), "rb-serve-stop-"));
+  const serveArgs = ["-i", lab.inventory, "--playbooks", "test/fixtures/serve"];
+  // The grace period running commands get after a stop (the CLI's too), short for the test.
+  const env = { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "admin-pass-1", RUNBOOK_STOP_GRACE_MS: "1500" };
+  let server = await startServer(serveArgs, env);
+  let browser: Browser | undefined;
+  const [t1] = lab.hosts.map((h) => h.name) as [string];
+  const startDeploy = async (page: Page, url: string) => {
+    await page.goto(`${url}/jobs/deploy`);
+    await page.type("input[name=opt_token]", "stop-test-token");
+    await Promise.all([page.waitForNavigation(), page.click("button#run")]);
+    const runId = page.url().split("/").pop()!;
+    await page.waitForFunction((h) => (document.querySelector(`#host-${h} li[data-task="wait for the gate"] pre.out`)?.textContent ?? "").includes("tick"), {}, t1);
+    return runId;
+  };
+  try {
+    await gate(lab, false);
+    browser = await launch(chromium!);
+    const page = await adminPage(browser, server.url);
+
+    // Stop from the run page: the gate never opens, yet the run ends, interrupted.
+    const stopped = await startDeploy(page, server.url);
+    assert.is(await page.$eval("#run-status", (e) => e.textContent), "running");
+    await shot(page, "run-stop");
+    await Promise.all([page.waitForNavigation(), page.click("form[action$='/stop'] button")]);
+    await page.waitForFunction(() => document.querySelector("#run-status")?.textContent === "interrupted", { timeout: WAIT });
+    const end = endRecord(state, stopped);
+    assert.is(end.type, "run.end");
+    assert.is(end.interrupted, "stopped from the web UI");
+    assert.is(end.exitCode, 130, "the exit code of an interrupted play");
+    assert.match(await page.$eval("main", (e) => e.textContent ?? ""), /stopped by admin from the web UI/);
+    assert.is(await page.$("form[action$='/stop']"), null, "no Stop button on an ended run");
+    assert.is(await page.$eval(`#host-${t1} li[data-task="wait for the gate"] .badge`, (e) => e.textContent), "interrupted", "the task cut off by the stop");
+    await shot(page, "run-stopped");
+    await page.goto(`${server.url}/history?status=interrupted`);
+    assert.equal(await page.$$eval("#history tr.run", (rows) => rows.map((r) => (r as HTMLElement).dataset.run)), [stopped]);
+
+    // SIGTERM on the server mid-run: the run is stopped and its end record written before it exits.
+    const running = await startDeploy(page, server.url);
+    const exit = new Promise<number | null>((r) => server.child.once("exit", (code) => r(code)));
+    server.child.kill("SIGTERM");
+    assert.is(await exit, 143, "runbook serve exits 143 after a SIGTERM that stopped a run");
+    const termEnd = endRecord(state, running);
+    assert.is(termEnd.type, "run.end");
+    assert.is(termEnd.interrupted, "SIGTERM");
+    assert.match(server.output(), /stopping/i);
+
+    // On the next start the history says interrupted, never running or crashed.
+    server = await startServer(serveArgs, { ...env, RUNBOOK_ADMIN_PASSWORD: "" });
+    const page2 = await adminPage(browser, server.url);
+    await page2.goto(`${server.url}/history`);
+    const states = await page2.$$eval("#history tr.run", (rows) => rows.map((r) => [(r as HTMLElement).dataset.run, r.querySelector(".badge")?.textContent]));
+    assert.equal(states, [[running, "interrupted"], [stopped, "interrupted"]]);
+  } finally {
+    await gate(lab, true);
+    await browser?.close();
+    server.child.kill("SIGTERM");
+    await exited(server.child);
+  }
+});
+
+s("serve: ad-hoc commands grouped like runbook run and recorded in history; re-run with the same options, secrets typed again", async ({ lab }) => {
+  const chromium = await ensureChromium((l) => console.error(l));
+  assert.ok(chromium, "chromium is installed (apt-get install chromium)");
+  const state = mkdtempSync(join(tmpdir(), "rb-serve-adhoc-"));
+  const serveArgs = ["-i", lab.inventory, "--playbooks", "test/fixtures/serve"];
+  const server = await startServer(serveArgs, { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "admin-pass-1" });
+  let browser: Browser | undefined;
+  const [t1, t2] = lab.hosts.map((h) => h.name) as [string, string];
+  const cmd = `echo same on every host; [ "$(hostname)" = "${t2}" ] && exit 3; true`;
+  const groupsOf = (page: Page) => page.$$eval(".group", (gs) => gs.map((g) => [(g as HTMLElement).dataset.hosts, g.querySelector(".grouphead")?.textContent?.replace(/\s+/g, " ").trim(), g.querySelector("pre")?.textContent]));
+  try {
+    await gate(lab, true);
+    browser = await launch(chromium!);
+    const page = await adminPage(browser, server.url);
+
+    // A command on every host; the output grouped as `runbook run` groups it.
+    await page.goto(`${server.url}/commands`);
+    await page.type("input[name=pattern]", "all");
+    await page.type("input[name=cmd]", cmd);
+    await shot(page, "commands");
+    await Promise.all([page.waitForNavigation(), page.click("button#run")]);
+    const adhocRun = page.url().split("/").pop()!;
+    await page.waitForFunction(() => document.querySelector("#run-status")?.textContent === "failed", { timeout: WAIT });
+    const groups = await groupsOf(page);
+    assert.equal(groups, [
+      [t1, `${t1} (1)`, "same on every host\n"],
+      [t2, `${t2} (1) exit 3`, "same on every host\n"],
+    ]);
+    await shot(page, "command-run");
+    const cli = await runbook(["run", "all", "-i", lab.inventory, "--", cmd], { env: { RUNBOOK_STATE_DIR: mkdtempSync(join(tmpdir(), "rb-cli-")) } });
+    const cliTitles = cli.stdout.split("\n").filter((l) => /^\S+ \(\d+\)/.test(l)).map((l) => l.replace(/\s+/g, " ").trim());
+    assert.equal(cliTitles, groups.map((g) => g[1]), "the same groups as runbook run prints");
+
+    // Recorded in the history like the CLI's ad-hoc runs, by the UI's user.
+    await page.goto(`${server.url}/history`);
+    const row = await page.$eval(`#history tr.run[data-run="${adhocRun}"]`, (r) => r.textContent?.replace(/\s+/g, " ") ?? "");
+    assert.match(row, /run all -- echo same on every host/);
+    assert.match(row, /admin/);
+
+    // Run again: the same pattern and command, prefilled.
+    await page.goto(`${server.url}/runs/${adhocRun}`);
+    await Promise.all([page.waitForNavigation(), page.click("a#rerun")]);
+    assert.is(await page.$eval("input[name=pattern]", (i) => (i as HTMLInputElement).value), "all");
+    assert.is(await page.$eval("input[name=cmd]", (i) => (i as HTMLInputElement).value), cmd);
+    await Promise.all([page.waitForNavigation(), page.click("button#run")]);
+    assert.is.not(page.url().split("/").pop(), adhocRun);
+    await page.waitForFunction(() => document.querySelector("#run-status")?.textContent === "failed", { timeout: WAIT });
+    assert.equal(await groupsOf(page), groups);
+
+    // A job run again: its options back in the form, the secret one empty and required.
+    await page.goto(`${server.url}/jobs/deploy`);
+    await page.type("input[name=opt_token]", "rerun-secret-1");
+    await page.select("select[name=opt_channel]", "testing");
+    await page.$eval("input[name=opt_motd]", (i) => ((i as HTMLInputElement).value = ""));
+    await page.type("input[name=opt_motd]", "second motd");
+    await page.type("input[name=limit]", t1);
+    await page.click("input[name=diff]");
+    await Promise.all([page.waitForNavigation(), page.click("button#run")]);
+    const jobRun = page.url().split("/").pop()!;
+    await page.waitForFunction(() => document.querySelector("#run-status")?.textContent === "ok", { timeout: WAIT });
+    await Promise.all([page.waitForNavigation(), page.click("a#rerun")]);
+    assert.match(page.url(), new RegExp(`/jobs/deploy\\?rerun=${jobRun}$`));
+    // (No helper function inside: the test's compiler would name it with a function the page lacks.)
+    const form = await page.evaluate(() => {
+      const [token, channel, motd, limit, diff] = ["opt_token", "opt_channel", "opt_motd", "limit", "diff"].map((n) => document.querySelector(`[name=${n}]`) as HTMLInputElement);
+      return { token: token!.value, tokenRequired: token!.required, channel: channel!.value, motd: motd!.value, limit: limit!.value, diff: diff!.checked };
+    });
+    assert.equal(form, { token: "", tokenRequired: true, channel: "testing", motd: "second motd", limit: t1, diff: true });
+    await shot(page, "job-rerun");
+    await page.type("input[name=opt_token]", "rerun-secret-2");
+    await Promise.all([page.waitForNavigation(), page.click("button#run")]);
+    await page.waitForFunction(() => document.querySelector("#run-status")?.textContent === "ok", { timeout: WAIT });
+    assert.is((await ssh(lab, t1, "cat /srv/serve-demo/token")).stdout, "rerun-secret-2");
+    assert.match((await ssh(lab, t1, "cat /srv/serve-demo/app.conf")).stdout, /channel = testing\nmotd = second motd/);
+    // The secrets are in no stored file.
+    const db = readFileSync(join(state, "serve.db")).toString("latin1");
+    const files = readdirSync(join(state, "runs")).map((f) => readFileSync(join(state, "runs", f), "utf8")).join("\n");
+    for (const secret of ["rerun-secret-1", "rerun-secret-2"]) assert.not.ok(db.includes(secret) || files.includes(secret), `${secret} stored`);
+  } finally {
     await browser?.close();
     server.child.kill("SIGTERM");
     await exited(server.child);
