@@ -88,6 +88,18 @@ export interface RunFilter {
 export type Role = "admin" | "operator" | "viewer";
 export const ROLES: readonly Role[] = ["admin", "operator", "viewer"];
 
+export interface ScheduleRow {
+  id: number;
+  job: string;
+  cron: string;
+  /** The job's fixed options (as a run's: values, limit, tags, check, diff); never a secret. */
+  options: object;
+  /** Where the job's secret options come from: a named secret store. */
+  secretStore?: string;
+  user: string;
+  created: string;
+}
+
 export interface UserRow {
   name: string;
   role: Role;
@@ -138,6 +150,23 @@ create table if not exists run_options (
   run_id text primary key,
   kind text not null,
   options text not null
+);
+create table if not exists tokens (
+  id text primary key,
+  name text not null,
+  user text not null,
+  hash text not null unique,
+  created text not null,
+  last_used text
+);
+create table if not exists schedules (
+  id integer primary key,
+  job text not null,
+  cron text not null,
+  options text not null,
+  secret_store text,
+  user text not null,
+  created text not null
 );
 create table if not exists users (
   name text primary key,
@@ -354,6 +383,39 @@ export class Store {
   options(runId: string): { kind: "job" | "adhoc"; options: unknown } | undefined {
     const r = this.db.get("select kind, options from run_options where run_id = ?", [runId]);
     return r ? { kind: r.kind as "job" | "adhoc", options: JSON.parse(r.options as string) as unknown } : undefined;
+  }
+
+  /** API tokens: only a SHA-256 of each is kept (a token is 256 random bits: no salt or slow hash needed). */
+  putToken(t: { id: string; name: string; user: string; hash: string }): void {
+    this.db.run("insert into tokens (id, name, user, hash, created) values (?, ?, ?, ?, ?)", [t.id, t.name, t.user, t.hash, new Date().toISOString()]);
+  }
+
+  tokenByHash(hash: string): { id: string; user: string } | undefined {
+    const r = this.db.get("select id, user from tokens where hash = ?", [hash]);
+    if (!r) return undefined;
+    this.db.run("update tokens set last_used = ? where id = ?", [new Date().toISOString(), r.id as string]);
+    return { id: r.id as string, user: r.user as string };
+  }
+
+  tokens(user: string): { id: string; name: string; created: string; lastUsed: string | null }[] {
+    return this.db.all("select id, name, created, last_used from tokens where user = ? order by created", [user]).map((r) => ({ id: r.id as string, name: r.name as string, created: r.created as string, lastUsed: (r.last_used as string | null) ?? null }));
+  }
+
+  deleteToken(user: string, id: string): void {
+    this.db.run("delete from tokens where user = ? and id = ?", [user, id]);
+  }
+
+  putSchedule(s: Omit<ScheduleRow, "id" | "created">): number {
+    this.db.run("insert into schedules (job, cron, options, secret_store, user, created) values (?, ?, ?, ?, ?, ?)", [s.job, s.cron, JSON.stringify(s.options), s.secretStore ?? null, s.user, new Date().toISOString()]);
+    return this.db.get("select last_insert_rowid() as id")!.id as number;
+  }
+
+  schedules(): ScheduleRow[] {
+    return this.db.all("select * from schedules order by id").map((r) => ({ id: r.id as number, job: r.job as string, cron: r.cron as string, options: JSON.parse(r.options as string) as object, secretStore: (r.secret_store as string | null) ?? undefined, user: r.user as string, created: r.created as string }));
+  }
+
+  deleteSchedule(id: number): void {
+    this.db.run("delete from schedules where id = ?", [id]);
   }
 
   users(): UserRow[] {

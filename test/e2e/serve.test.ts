@@ -440,4 +440,102 @@ s("serve: ad-hoc commands grouped like runbook run and recorded in history; re-r
   }
 });
 
+s("serve: API tokens (hashed at rest, shown once) start a run and read its status; schedules with fixed options, secrets only from a 0600 secret store", async ({ lab }) => {
+  const chromium = await ensureChromium((l) => console.error(l));
+  assert.ok(chromium, "chromium is installed (apt-get install chromium)");
+  const state = mkdtempSync(join(tmpdir(), "rb-serve-api-"));
+  const secrets = join(state, "secrets");
+  mkdirSync(secrets, { mode: 0o700 });
+  const storeSecret = `${CANARY}-store`;
+  writeFileSync(join(secrets, "deploy.yml"), `token: ${storeSecret}\n`, { mode: 0o600 });
+  writeFileSync(join(secrets, "open.yml"), `token: x\n`, { mode: 0o644 });
+  const server = await startServer(["-i", lab.inventory, "--playbooks", "test/fixtures/serve"], { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "admin-pass-1" });
+  let browser: Browser | undefined;
+  const [t1, t2] = lab.hosts.map((h) => h.name) as [string, string];
+  const api = (path: string, token: string | undefined, init: RequestInit = {}) =>
+    fetch(`${server.url}${path}`, { ...init, headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+  const waitStatus = async (token: string, runId: string) => {
+    for (;;) {
+      const r = (await (await api(`/api/runs/${runId}`, token)).json()) as { state: string; status: string; hosts: Record<string, string> };
+      if (r.state !== "running") return r;
+      await new Promise((res) => setTimeout(res, 250));
+    }
+  };
+  try {
+    await gate(lab, true);
+    browser = await launch(chromium!);
+    const page = await adminPage(browser, server.url);
+
+    // A token, shown once; the database keeps only its hash.
+    await page.goto(`${server.url}/tokens`);
+    await page.type("input[name=name]", "ci");
+    await Promise.all([page.waitForNavigation(), page.click("button#new-token-button")]);
+    const token = await page.$eval("#token-value", (e) => e.textContent ?? "");
+    assert.match(token, /^rbt_/);
+    await shot(page, "tokens");
+    await page.goto(`${server.url}/tokens`);
+    assert.not.ok((await page.content()).includes(token), "shown only once");
+    assert.not.ok(readFileSync(join(state, "serve.db")).toString("latin1").includes(token), "the database keeps the hash only");
+
+    // The JSON API: no token 401, a token starts a run (its secret option in the JSON) and reads its status.
+    assert.is((await api("/api/jobs/deploy/run", undefined, { method: "POST", body: "{}" })).status, 401);
+    assert.is((await api("/api/jobs/deploy/run", "rbt_wrong", { method: "POST", body: "{}" })).status, 401);
+    const started = await api("/api/jobs/deploy/run", token, { method: "POST", body: JSON.stringify({ options: { token: `${CANARY}-api`, motd: "from the api" }, limit: t1 }) });
+    assert.is(started.status, 201);
+    const { runId } = (await started.json()) as { runId: string };
+    const done = await waitStatus(token, runId);
+    assert.is(done.status, "ok");
+    assert.equal(done.hosts, { [t1]: "changed" });
+    assert.is((await ssh(lab, t1, "cat /srv/serve-demo/token")).stdout, `${CANARY}-api`);
+    const noCsrfNeeded = await api("/api/jobs/deploy/run", token, { method: "POST", body: JSON.stringify({ options: {} }) });
+    assert.is(noCsrfNeeded.status, 400, "a missing secret option is the CLI's input error, before any host is touched");
+    assert.match(((await noCsrfNeeded.json()) as { error: string }).error, /token/);
+
+    // Schedules: a job with a secret option needs a secret store, and a store others can read is refused.
+    await page.goto(`${server.url}/schedules`);
+    const schedule = async (cron: string, options: string, store: string) => {
+      await page.select("select[name=job]", "deploy");
+      await page.$eval("input[name=cron]", (i) => ((i as HTMLInputElement).value = ""));
+      await page.type("input[name=cron]", cron);
+      await page.$eval("textarea[name=options]", (i) => ((i as HTMLTextAreaElement).value = ""));
+      await page.type("textarea[name=options]", options);
+      await page.$eval("input[name=secret_store]", (i) => ((i as HTMLInputElement).value = ""));
+      if (store) await page.type("input[name=secret_store]", store);
+      await Promise.all([page.waitForNavigation(), page.click("button#schedule")]);
+      return page.$eval(".error", (e) => e.textContent ?? "").catch(() => "");
+    };
+    assert.match(await schedule("not cron", "motd=x", "deploy"), /not a cron expression/);
+    assert.match(await schedule("0 3 * * *", "motd=x", ""), /secret options \(token\): a schedule needs a secret store/);
+    assert.match(await schedule("0 3 * * *", `token=${CANARY}-typed`, "deploy"), /token is a secret option/);
+    assert.match(await schedule("0 3 * * *", "motd=x", "open"), /readable by others \(mode 644\)/);
+    // Every second (croner's six fields), the secret from the store, fixed options.
+    assert.is(await schedule("* * * * * *", `motd=scheduled\nchannel=testing`, "deploy"), "");
+    await shot(page, "schedules");
+    let scheduled: string | undefined;
+    for (let i = 0; i < 600 && !scheduled; i++) {
+      await page.goto(`${server.url}/history`);
+      scheduled = (await page.$$eval("#history tr.run", (rows) => rows.map((r) => [(r as HTMLElement).dataset.run, r.textContent ?? ""]))).find(([, t]) => /\(schedule 1\)/.test(t!))?.[0];
+      if (!scheduled) await new Promise((res) => setTimeout(res, 250));
+    }
+    assert.ok(scheduled, "the schedule started a run");
+    // Deleted: no further runs are started by it.
+    await page.goto(`${server.url}/schedules`);
+    await Promise.all([page.waitForNavigation(), page.click("tr.schedule form button")]);
+    assert.is((await page.$$("tr.schedule")).length, 0);
+    const sched = await waitStatus(token, scheduled!);
+    assert.is(sched.status, "ok");
+    for (const h of [t1, t2]) {
+      assert.is((await ssh(lab, h, "cat /srv/serve-demo/token")).stdout, storeSecret);
+      assert.match((await ssh(lab, h, "cat /srv/serve-demo/app.conf")).stdout, /channel = testing\nmotd = scheduled/);
+    }
+    // The store's and the API's secrets are in no stored file and no page.
+    const stored = [readFileSync(join(state, "serve.db")).toString("latin1"), ...readdirSync(join(state, "runs")).map((f) => readFileSync(join(state, "runs", f), "utf8")), await page.content()].join("\n");
+    assert.not.ok(stored.includes(CANARY), "a secret was stored or shown");
+  } finally {
+    await browser?.close();
+    server.child.kill("SIGTERM");
+    await exited(server.child);
+  }
+});
+
 s.run();
