@@ -98,7 +98,7 @@ export function processStartTime(pid: number): string | undefined {
 }
 
 /** Whether the runner process that started a run is still alive. */
-function runnerAlive(start: RunSummary["start"]): boolean {
+export function runnerAlive(start: RunSummary["start"]): boolean {
   if (!start.pid) return false;
   try {
     process.kill(start.pid, 0);

@@ -7,16 +7,10 @@ import { parseArgs } from "node:util";
 import { EXIT, ExitError, InputError } from "../errors.ts";
 import { foldNodeset } from "../nodeset.ts";
 import { inquirerAsk } from "../prompts.ts";
-import type { RunResult } from "../connection/types.ts";
-import { EventBus, type HostCounts } from "../events.ts";
-import { HistoryWriter, newRunId, processStartTime } from "../history.ts";
-import type { Inventory } from "../inventory/index.ts";
-import { Redactor, type Secret } from "../secret.ts";
-import { hostVars } from "../vars.ts";
-import { safeUser } from "../run.ts";
+import { groupOutputs, startAdhoc } from "../adhoc.ts";
 import type { Command } from "./main.ts";
 import { VAULT_USAGE } from "./vault.ts";
-import { connectOptions, eachHost, HOST_OPTIONS, hostsFor } from "./common.ts";
+import { connectOptions, HOST_OPTIONS, hostsFor } from "./common.ts";
 
 const USAGE = `runbook run PATTERN [options] -- COMMAND...
 
@@ -67,84 +61,21 @@ async function adhoc(args: string[]): Promise<number> {
   const wantsBecome = values.become || values["become-user"] !== undefined || values["ask-become-pass"];
   const become = wantsBecome ? { user: values["become-user"] ?? "root", password } : undefined;
   const timeoutMs = timeout === undefined ? undefined : timeout * 1000;
-  const record = recordAdhoc(inv, hosts, `run ${pattern} -- ${cmd}`, [password, ...vault.passwords.map((p) => p.password)]);
-  // The inventory's sudo password of each host, unless one was given for all.
-  const becomeOf = (host: string) => become && { ...become, password: become.password ?? inv.hosts.get(host)!.conn.becomePassword?.reveal() };
-  const results = await eachHost(inv, hosts, connectOptions(values), async (conn, host) => {
-    const started = Date.now();
-    const r = await conn.run(cmd, { become: becomeOf(host), timeoutMs });
-    record.result(host, cmd, r, Date.now() - started);
-    return r;
-  });
-  for (const [host, r] of results) if (!r.ok) record.unreachable(host, r.error);
-
-  let exit: number = EXIT.ok;
+  const { outcome } = startAdhoc({ inv, hosts, pattern, cmd, become, timeoutMs, connect: connectOptions(values), secrets: vault.passwords.map((p) => p.password) });
+  const { results, exitCode } = await outcome;
   if (values.json) {
     for (const host of hosts) {
       const r = results.get(host)!;
       process.stdout.write(JSON.stringify(r.ok ? { host, rc: r.value.code, stdout: r.value.stdout, stderr: r.value.stderr } : { host, unreachable: r.error }) + "\n");
     }
+    return exitCode;
   }
-  // Group hosts by identical output and status.
-  const groups = new Map<string, string[]>();
-  for (const host of hosts) {
-    const r = results.get(host)!;
-    const key = r.ok ? `${r.value.stdout}${r.value.stderr}\u0000${r.value.code}` : `\u0001${r.error}`;
-    if (!groups.has(key)) groups.set(key, []);
-    groups.get(key)!.push(host);
-    if (!r.ok) exit = exit === EXIT.failed ? exit : EXIT.unreachable;
-    else if (r.value.code !== 0) exit = EXIT.failed;
-  }
-  record.end(exit);
-  if (values.json) return exit;
-  for (const [key, members] of groups) {
-    const [out, code] = key.startsWith("\u0001") ? [`UNREACHABLE: ${key.slice(1)}\n`, "unreachable"] : key.split("\u0000");
-    const timedOut = code === "124" && timeout !== undefined ? ` (timed out after ${timeout} s)` : "";
-    const title = `${foldNodeset(members)} (${members.length})${code !== "0" ? `  exit ${code}${timedOut}` : ""}`;
+  for (const g of groupOutputs(hosts, (h) => results.get(h))) {
+    const out = g.code === "unreachable" ? `UNREACHABLE: ${g.out}\n` : g.out;
+    const timedOut = g.code === "124" && timeout !== undefined ? ` (timed out after ${timeout} s)` : "";
+    const title = `${foldNodeset(g.hosts)} (${g.hosts.length})${g.code !== "0" ? `  exit ${g.code}${timedOut}` : ""}`;
     const rule = "-".repeat(Math.min(78, title.length));
-    process.stdout.write(`${rule}\n${title}\n${rule}\n${out}${out!.endsWith("\n") || out === "" ? "" : "\n"}`);
+    process.stdout.write(`${rule}\n${title}\n${rule}\n${out}${out.endsWith("\n") || out === "" ? "" : "\n"}`);
   }
-  return exit;
-}
-
-/**
- * An ad-hoc command goes into the run history like a playbook run (Rundeck
- * records its commands too): one task per host with its output and exit
- * code, redacted like any run (the inventory's secrets and passwords, the
- * sudo password, the vault passwords).
- */
-function recordAdhoc(inv: Inventory, hosts: string[], what: string, passwords: (string | Secret | undefined)[]) {
-  const redactor = new Redactor();
-  for (const p of passwords) if (p) redactor.add(p);
-  for (const host of hosts) {
-    const h = inv.hosts.get(host)!;
-    redactor.collect([hostVars(inv, host).vars, h.conn.password, h.conn.becomePassword]);
-  }
-  const runId = newRunId();
-  const bus = new EventBus(redactor, runId);
-  const history = new HistoryWriter(runId);
-  bus.subscribe(history.write);
-  const play = "ad hoc";
-  const started = Date.now();
-  const recap: Record<string, HostCounts> = {};
-  const counts = (host: string) => (recap[host] ??= { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0, unknown: 0, time: 0 });
-  bus.emit({ type: "run.start", playbook: what, adhoc: true, user: safeUser(), check: false, diff: false, pid: process.pid, pidStart: processStartTime(process.pid) });
-  bus.emit({ type: "play.start", play, hosts, check: false });
-  return {
-    result(host: string, task: string, r: RunResult, ms: number) {
-      const status = r.code === 0 ? "changed" : "failed";
-      counts(host)[status]++;
-      counts(host).time = ms;
-      bus.emit({ type: "task.result", host, play, task, kind: "command", status, reason: `exit ${r.code}`, stdout: r.stdout, stderr: r.stderr, rc: r.code, ms });
-    },
-    unreachable(host: string, message: string) {
-      counts(host).unreachable++;
-      bus.emit({ type: "host.unreachable", host, play, message });
-    },
-    end(exitCode: number) {
-      bus.emit({ type: "play.end", play });
-      bus.emit({ type: "run.end", recap, exitCode, ms: Date.now() - started });
-      history.flush();
-    },
-  };
+  return exitCode;
 }

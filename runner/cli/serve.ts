@@ -25,7 +25,9 @@ const USAGE = `runbook serve [options]
       --secure-cookie           mark the session cookie Secure (served through HTTPS)
       --admin-password-file F   the admin password on a first start (first line of F);
                                 or RUNBOOK_ADMIN_PASSWORD; else asked on the terminal
-      --admin-user NAME         the first admin's name (default admin)`;
+      --admin-user NAME         the first admin's name (default admin)
+      --secrets DIR             the named secret stores of schedules: DIR/NAME.yml, mode 0600
+                                (default: <state dir>/secrets)`;
 
 export const command: Command = {
   summary: "web UI: jobs, nodes, live logs and history in a browser",
@@ -46,6 +48,7 @@ async function serve(args: string[]): Promise<number> {
       "secure-cookie": { type: "boolean" },
       "admin-password-file": { type: "string" },
       "admin-user": { type: "string" },
+      secrets: { type: "string" },
     },
   });
   const listen = values.listen ?? "127.0.0.1";
@@ -59,12 +62,13 @@ async function serve(args: string[]): Promise<number> {
   const { hashPassword } = await import("../serve/auth.ts");
   const { serve: listenOn } = await import("@hono/node-server");
   const dir = stateDir();
-  const { app, store, active } = createApp({
+  const { app, store, active, scheduler } = createApp({
     stateDir: dir,
     inventory: values.inventory?.length ? values.inventory : ["inventory"],
     playbooksDir: values.playbooks ?? "playbooks",
     sshConfig: values["ssh-config"],
     secureCookie: !!values["secure-cookie"],
+    secretsDir: values.secrets,
   });
 
   if (store.users().length === 0) {
@@ -95,6 +99,7 @@ async function serve(args: string[]): Promise<number> {
     const onSignal = (signal: NodeJS.Signals) => {
       const runs = [...active.running];
       if (stopping) {
+        scheduler.stop();
         for (const r of runs) r.abort(signal);
         server.close();
         store.close();
@@ -102,6 +107,8 @@ async function serve(args: string[]): Promise<number> {
         return;
       }
       stopping = true;
+      scheduler.stop();
+      console.log(`runbook serve: ${signal}: stopping${runs.length ? `; ${runs.length} run(s) stop with it (no new task; running commands get their grace period; a second ${signal} aborts them)` : ""}`);
       server.close();
       // Open event streams would keep the server from closing.
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();

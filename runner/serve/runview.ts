@@ -17,7 +17,8 @@ export interface TaskView {
   play: string;
   role?: string;
   task: string;
-  status: TaskStatus | "running";
+  /** `interrupted`: the run ended (stopped, aborted, crashed mid-way) before this task's result. */
+  status: TaskStatus | "running" | "interrupted";
   reason: string;
   predicted: boolean;
   ms: number;
@@ -123,6 +124,7 @@ export function runView(runId: string, events: StampedEvent[]): RunView {
     }
   }
   for (const h of hosts.values()) {
+    if (end) for (const t of h.tasks) if (t.status === "running") Object.assign(t, { status: "interrupted", endAt: at(end), ms: at(end) - t.startAt });
     const c = end?.recap[h.name];
     if (c) h.counts = c;
     if (end && h.status !== "failed" && h.status !== "unreachable") {

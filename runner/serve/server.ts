@@ -9,12 +9,14 @@
  * form), a Run page (live log by server-sent events, grouped by host, with
  * the recap, diffs and a timeline), History (filterable), Users (admin).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, watch, type FSWatcher } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Hono, type Context } from "hono";
 import { getCookie, setCookie, deleteCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
+import { timing, type TimingVariables } from "hono/timing";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import nunjucks from "nunjucks";
 import { ExitError } from "../errors.ts";
@@ -26,8 +28,13 @@ import { startRun, type Run } from "../run.ts";
 import { MASK, Secret } from "../secret.ts";
 import { hostVars } from "../vars.ts";
 import { CAN, LoginLimiter, Sessions, hashPassword, newToken, sameToken, verifyPassword, type Session } from "./auth.ts";
-import { Jobs } from "./jobs.ts";
-import { runView } from "./runview.ts";
+import { Jobs, type JobDetail } from "./jobs.ts";
+import { Scheduler, cronProblem, readSecretStore } from "./schedules.ts";
+import { runView, type HostView } from "./runview.ts";
+import { groupOutputs, startAdhoc, type HostOutcome } from "../adhoc.ts";
+import { checkSshConfigs } from "../cli/common.ts";
+import type { RunResult } from "../connection/types.ts";
+import { foldNodeset } from "../nodeset.ts";
 import { ROLES, STATUSES, Store, readFrom, runStatus, type Role } from "./store.ts";
 
 export interface ServeOptions {
@@ -37,6 +44,8 @@ export interface ServeOptions {
   sshConfig?: string;
   /** Mark the session cookie Secure (the server is behind TLS). */
   secureCookie?: boolean;
+  /** Where the named secret stores of schedules are (default `<state>/secrets`). */
+  secretsDir?: string;
 }
 
 /** Runs this server started: `all` while they run and a minute after (their streams replay from memory), `running` until they end. */
@@ -47,9 +56,11 @@ interface Active {
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const SESSION = "rb_session";
+/** History rows per page. */
+const PAGE = 50;
 const LOGIN = "rb_login";
 
-type Env = { Variables: { session: Session } };
+type Env = { Variables: { session: Session } & TimingVariables };
 
 export function createApp(opts: ServeOptions) {
   const store = new Store(opts.stateDir);
@@ -72,6 +83,8 @@ export function createApp(opts: ServeOptions) {
     return c.html(html, status as 200);
   };
 
+  // Server-Timing: the server's own time for each response (the benchmark reads it).
+  app.use("*", timing({ totalDescription: "server" }));
   app.use("*", async (c, next) => {
     await next();
     c.header("X-Content-Type-Options", "nosniff");
@@ -127,6 +140,44 @@ export function createApp(opts: ServeOptions) {
     return c.redirect(safeNext(String(body.next ?? "")) ?? "/", 303);
   });
 
+  // ---- the JSON API, for scripts: a Bearer token, no cookie, no CSRF ----------
+  const api = new Hono<Env>();
+  api.use("*", async (c, next) => {
+    const m = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "");
+    const t = m ? store.tokenByHash(tokenHash(m[1]!)) : undefined;
+    const user = t && store.user(t.user);
+    if (!user) return c.json({ error: "a valid API token is needed (Authorization: Bearer TOKEN)" }, 401);
+    c.set("session", { id: "", user: user.name, role: user.role, csrf: "", expires: 0 });
+    await next();
+  });
+  api.post("/jobs/:name{.+}/run", async (c) => {
+    const s = c.get("session");
+    if (!CAN.run(s.role)) return c.json({ error: `${s.role}s cannot start runs` }, 403);
+    const job = await jobs.get(c.req.param("name"));
+    if (!job) return c.json({ error: `no job ${c.req.param("name")}` }, 404);
+    const body = (await c.req.json().catch(() => ({}))) as { options?: Record<string, unknown>; limit?: string; tags?: string | string[]; check?: boolean; diff?: boolean };
+    const given = (name: string) => (body.options?.[name] === undefined ? undefined : String(body.options[name]));
+    const tags = Array.isArray(body.tags) ? body.tags.join(",") : (body.tags ?? "");
+    const o = jobOptions(job, given, { limit: body.limit ?? "", tags, check: !!body.check, diff: !!body.diff });
+    try {
+      const run = await startJob(job, o, secretAnswers(job, given), s.user);
+      return c.json({ runId: run.runId, url: `/runs/${run.runId}`, status: `/api/runs/${run.runId}` }, 201);
+    } catch (err) {
+      if (err instanceof ExitError) return c.json({ error: err.message }, 400);
+      throw err;
+    }
+  });
+  api.get("/runs/:id", (c) => {
+    const runId = c.req.param("id");
+    const events = loadEvents(runId);
+    if (!events) return c.json({ error: `no run ${runId}` }, 404);
+    const v = runView(runId, events);
+    const status = v.start ? runStatus({ state: v.state, exitCode: v.end?.exitCode ?? null }) : "crashed";
+    return c.json({ runId, job: v.start?.playbook, user: v.start?.user, state: v.state, status, exitCode: v.end?.exitCode ?? null, recap: v.end?.recap ?? null, hosts: Object.fromEntries(v.hosts.map((h) => [h.name, h.status])) });
+  });
+  app.route("/api", api);
+  const loadEvents = (runId: string): StampedEvent[] | null => (/^[\w.-]+$/.test(runId) ? readRun(runId, opts.stateDir) : null);
+
   // ---- everything else needs a session; every POST its CSRF token -------------
   app.use("*", async (c, next) => {
     const s = sessions.get(getCookie(c, SESSION));
@@ -180,8 +231,48 @@ export function createApp(opts: ServeOptions) {
   app.get("/jobs/:name{.+}", async (c) => {
     const job = await jobs.get(c.req.param("name"));
     if (!job) return c.notFound();
-    return render(c, "job.njk", { job, values: {} });
+    // Run again: the options a run started here was given (never its secrets: typed again).
+    const again = store.options(c.req.query("rerun") ?? "");
+    const o = again?.kind === "job" ? (again.options as JobOptions) : undefined;
+    return render(c, "job.njk", { job, values: o?.values ?? {}, limit: o?.limit, tags: o?.tags, check: o?.check, diff: o?.diff, rerun: o ? c.req.query("rerun") : undefined });
   });
+
+  /**
+   * Starts a job (from the form, the API or a schedule): `o` its non-secret
+   * options, `secrets` the secret ones, which go into the run's memory as
+   * Secrets and nowhere else (not the history: run.start carries no
+   * answers; not the options kept for a re-run).
+   */
+  const startJob = async (job: JobDetail, o: JobOptions, secrets: Record<string, Secret>, startedBy: string): Promise<Run> => {
+    const answers: Record<string, unknown> = { ...secrets };
+    for (const p of job.prompts) {
+      const v = o.values[p.name];
+      if (p.secret || v === undefined || (v === "" && p.default !== undefined)) continue;
+      answers[p.name] = v;
+    }
+    const list = (v: string) => v.split(",").map((x) => x.trim()).filter(Boolean);
+    const run = await startRun({
+      playbook: job.file,
+      inventory: opts.inventory,
+      limit: o.limit || undefined,
+      check: o.check,
+      diff: o.diff,
+      tags: list(o.tags),
+      answers,
+      startedBy,
+      sshConfig: opts.sshConfig,
+      stateDir: opts.stateDir,
+      verbose: 1,
+    });
+    active.all.set(run.runId, run);
+    active.running.add(run);
+    void run.outcome.then(() => {
+      active.running.delete(run);
+      setTimeout(() => active.all.delete(run.runId), 60_000).unref();
+    });
+    store.putOptions(run.runId, "job", o);
+    return run;
+  };
 
   app.post("/jobs/:name{.+}/run", async (c) => {
     const s = c.get("session");
@@ -189,48 +280,145 @@ export function createApp(opts: ServeOptions) {
     const job = await jobs.get(c.req.param("name"));
     if (!job) return c.notFound();
     const body = await c.req.parseBody();
-    // Secret options go into the run's memory as Secrets and nowhere else:
-    // not into the history (run.start carries no answers), not back into the form.
-    const answers: Record<string, unknown> = {};
-    for (const p of job.prompts) {
-      const v = body[`opt_${p.name}`];
-      if (typeof v !== "string" || (v === "" && !p.secret && p.default !== undefined)) continue;
-      if (v === "" && p.secret) continue;
-      answers[p.name] = p.secret ? new Secret(v) : v;
-    }
     const text = (k: string) => (typeof body[k] === "string" ? (body[k] as string).trim() : "");
-    const list = (k: string) => text(k).split(",").map((x) => x.trim()).filter(Boolean);
+    const o = jobOptions(job, (name) => body[`opt_${name}`], { limit: text("limit"), tags: text("tags"), check: body.check === "on", diff: body.diff === "on" });
+    const secrets = secretAnswers(job, (name) => body[`opt_${name}`]);
     try {
-      const run = await startRun({
-        playbook: job.file,
-        inventory: opts.inventory,
-        limit: text("limit") || undefined,
-        check: body.check === "on",
-        diff: body.diff === "on",
-        tags: list("tags"),
-        skipTags: list("skip_tags"),
-        answers,
-        startedBy: s.user,
-        sshConfig: opts.sshConfig,
-        stateDir: opts.stateDir,
-        verbose: 1,
-      });
-      active.all.set(run.runId, run);
-      active.running.add(run);
-      void run.outcome.then(() => {
-        active.running.delete(run);
-        setTimeout(() => active.all.delete(run.runId), 60_000).unref();
-      });
+      const run = await startJob(job, o, secrets, s.user);
       return c.redirect(`/runs/${run.runId}`, 303);
     } catch (err) {
       if (!(err instanceof ExitError)) throw err;
-      const values = Object.fromEntries(job.prompts.filter((p) => !p.secret).map((p) => [p.name, body[`opt_${p.name}`]]));
-      return render(c, "job.njk", { job, error: err.message, values, limit: text("limit"), check: body.check === "on", diff: body.diff === "on", tags: text("tags") }, 400);
+      return render(c, "job.njk", { job, error: err.message, values: o.values, limit: o.limit, check: o.check, diff: o.diff, tags: o.tags }, 400);
     }
   });
 
+  // ---- schedules --------------------------------------------------------------
+  const scheduler = new Scheduler(async (row) => {
+    const job = await jobs.get(row.job);
+    if (!job) throw new Error(`no job ${row.job} any more`);
+    const secrets = row.secretStore ? readSecretStore(secretsDir, row.secretStore) : {};
+    const run = await startJob(job, row.options as JobOptions, secrets, `${row.user} (schedule ${row.id})`);
+    // A run still going when the schedule is due again is not started twice (croner's protect).
+    await run.outcome;
+  });
+  const secretsDir = opts.secretsDir ?? join(opts.stateDir, "secrets");
+  for (const row of store.schedules()) scheduler.add(row);
+
+  const schedulesPage = async (c: Context<Env>, extra: Record<string, unknown> = {}, status = 200) => {
+    const list = store.schedules().map((r) => ({ ...r, next: scheduler.next(r.id)?.toISOString(), o: r.options as JobOptions }));
+    return render(c, "schedules.njk", { schedules: list, jobs: jobs.list(), secretsDir, values: {}, ...extra }, status);
+  };
+  app.get("/schedules", (c) => schedulesPage(c));
+  app.post("/schedules", async (c) => {
+    const s = c.get("session");
+    if (!CAN.run(s.role)) return c.text(`${s.role}s cannot schedule runs`, 403);
+    const body = await c.req.parseBody();
+    const text = (k: string) => (typeof body[k] === "string" ? (body[k] as string).trim() : "");
+    const form = { job: text("job"), cron: text("cron"), store: text("secret_store"), options: text("options"), limit: text("limit"), check: body.check === "on" };
+    const refuse = (error: string) => schedulesPage(c, { error, values: form }, 400);
+    const job = await jobs.get(form.job);
+    if (!job) return refuse(`no job ${form.job}`);
+    const problem = cronProblem(form.cron);
+    if (problem) return refuse(problem);
+    // Options as name=value lines; secret ones only from a secret store.
+    const values: Record<string, string> = {};
+    for (const line of form.options.split("\n").map((l) => l.trim()).filter(Boolean)) {
+      const eq = line.indexOf("=");
+      const name = eq > 0 ? line.slice(0, eq).trim() : "";
+      const p = job.prompts.find((q) => q.name === name);
+      if (!p) return refuse(`${job.name} has no option ${JSON.stringify(name || line)} (options are name=value lines)`);
+      if (p.secret) return refuse(`${name} is a secret option: its value comes from a secret store, never from the schedule`);
+      values[name] = line.slice(eq + 1).trim();
+    }
+    const secret = job.prompts.filter((p) => p.secret && p.required).map((p) => p.name);
+    if (secret.length) {
+      if (!form.store) return refuse(`${job.name} has secret options (${secret.join(", ")}): a schedule needs a secret store to take them from`);
+      try {
+        const got = readSecretStore(secretsDir, form.store);
+        const missing = secret.filter((n) => !(n in got));
+        if (missing.length) return refuse(`secret store ${form.store} has no ${missing.join(", ")}`);
+      } catch (err) {
+        if (err instanceof ExitError) return refuse(err.message);
+        throw err;
+      }
+    }
+    const missing = job.prompts.filter((p) => !p.secret && p.required && values[p.name] === undefined).map((p) => p.name);
+    if (missing.length) return refuse(`${job.name} needs ${missing.join(", ")} (no default)`);
+    const options: JobOptions = { job: job.name, values, limit: form.limit, tags: "", check: form.check, diff: false };
+    const row = { job: job.name, cron: form.cron, options, secretStore: form.store || undefined, user: s.user };
+    scheduler.add({ ...row, id: store.putSchedule(row), created: "" });
+    return c.redirect("/schedules", 303);
+  });
+  app.post("/schedules/:id/delete", (c) => {
+    const s = c.get("session");
+    if (!CAN.run(s.role)) return c.text(`${s.role}s cannot change schedules`, 403);
+    const id = Number(c.req.param("id"));
+    scheduler.remove(id);
+    store.deleteSchedule(id);
+    return c.redirect("/schedules", 303);
+  });
+
+  // ---- API tokens ---------------------------------------------------------------
+  app.get("/tokens", (c) => render(c, "tokens.njk", { tokens: store.tokens(c.get("session").user) }));
+  app.post("/tokens", async (c) => {
+    const s = c.get("session");
+    const body = await c.req.parseBody();
+    const name = String(body.name ?? "").trim().slice(0, 64) || "token";
+    const id = newToken().slice(0, 8);
+    // Shown once, here; only its hash is kept.
+    const token = `rbt_${id}_${newToken()}`;
+    store.putToken({ id, name, user: s.user, hash: tokenHash(token) });
+    return render(c, "tokens.njk", { tokens: store.tokens(s.user), created: { name, token } });
+  });
+  app.post("/tokens/:id/delete", (c) => {
+    store.deleteToken(c.get("session").user, c.req.param("id"));
+    return c.redirect("/tokens", 303);
+  });
+
+  // ---- ad-hoc commands -------------------------------------------------------
+  app.get("/commands", (c) => {
+    const again = store.options(c.req.query("rerun") ?? "");
+    return render(c, "commands.njk", { values: again?.kind === "adhoc" ? again.options : {} });
+  });
+
+  app.post("/commands", async (c) => {
+    const s = c.get("session");
+    if (!CAN.run(s.role)) return c.text(`${s.role}s cannot run commands`, 403);
+    const body = await c.req.parseBody();
+    const text = (k: string) => (typeof body[k] === "string" ? (body[k] as string).trim() : "");
+    const values: AdhocOptions = { pattern: text("pattern"), cmd: text("cmd"), timeout: text("timeout"), become: body.become === "on" };
+    const again = (error: string) => render(c, "commands.njk", { values, error }, 400);
+    if (!values.pattern || !values.cmd) return again("a pattern and a command are needed");
+    const timeout = values.timeout ? Number(values.timeout) : undefined;
+    if (timeout !== undefined && !(timeout > 0)) return again(`the timeout is a positive number of seconds, got ${values.timeout}`);
+    let inv: Inventory;
+    let hosts: string[];
+    try {
+      inv = await loadInventory(opts.inventory);
+      hosts = resolvePattern(inv, values.pattern);
+      checkSshConfigs(inv, hosts, opts.sshConfig);
+    } catch (err) {
+      if (err instanceof ExitError) return again(err.message);
+      throw err;
+    }
+    const password = typeof body.become_password === "string" && body.become_password ? body.become_password : undefined;
+    const { runId, outcome } = startAdhoc({
+      inv,
+      hosts,
+      pattern: values.pattern,
+      cmd: values.cmd,
+      become: values.become ? { user: "root", password } : undefined,
+      timeoutMs: timeout === undefined ? undefined : timeout * 1000,
+      connect: { acceptNewHostKeys: false, forks: 50, sshConfig: opts.sshConfig },
+      startedBy: s.user,
+      stateDir: opts.stateDir,
+    });
+    store.putOptions(runId, "adhoc", values);
+    void outcome;
+    return c.redirect(`/runs/${runId}`, 303);
+  });
+
   // ---- runs -----------------------------------------------------------------
-  const loadEvents = (runId: string): StampedEvent[] | null => (/^[\w.-]+$/.test(runId) ? readRun(runId, opts.stateDir) : null);
 
   app.get("/runs/:id", (c) => {
     const runId = c.req.param("id");
@@ -239,7 +427,11 @@ export function createApp(opts: ServeOptions) {
     const view = runView(runId, events);
     const diffs = view.hosts.flatMap((h) => h.tasks.filter((t) => t.diffs.length).map((t) => ({ host: h.name, task: t.task, diffs: t.diffs })));
     const stoppable = active.all.has(runId) && view.state === "running" && CAN.run(c.get("session").role);
-    return render(c, "run.njk", { run: view, diffs, status: view.start ? runStatus({ state: view.state, exitCode: view.end?.exitCode ?? null }) : "crashed", stoppable });
+    // An ad-hoc command's output grouped by identical result, as `runbook run` prints it.
+    const groups = view.start?.adhoc && view.end ? groupOutputs(view.hosts.map((h) => h.name), (name) => adhocOutcome(view.hosts.find((h) => h.name === name)!)).map((g) => ({ ...g, title: foldNodeset(g.hosts) })) : [];
+    const again = store.options(runId);
+    const rerun = !CAN.run(c.get("session").role) || !again ? undefined : again.kind === "adhoc" ? `/commands?rerun=${runId}` : `/jobs/${(again.options as JobOptions).job}?rerun=${runId}`;
+    return render(c, "run.njk", { run: view, diffs, status: view.start ? runStatus({ state: view.state, exitCode: view.end?.exitCode ?? null }) : "crashed", stoppable, groups, rerun });
   });
 
   app.post("/runs/:id/stop", (c) => {
@@ -269,6 +461,10 @@ export function createApp(opts: ServeOptions) {
       // its process is gone (crashed) and nothing more comes.
       let offset = 0;
       let start: RunSummary["start"] | undefined;
+      // Woken by the file's changes (inotify), and once a second regardless
+      // (to notice a runner that died, or where watching is not possible).
+      const changes = fileChanges(file);
+      stream.onAbort(changes.close);
       while (!stream.aborted) {
         const r = readFrom(file, offset);
         offset = r.offset;
@@ -281,19 +477,25 @@ export function createApp(opts: ServeOptions) {
           await stream.writeSSE({ event: "gone", data: "crashed" });
           return;
         }
-        await stream.sleep(200);
+        await changes.next(1000);
       }
+      changes.close();
     });
   });
 
   // ---- history --------------------------------------------------------------
   const historyFilter = (c: Context<Env>) => ({ host: c.req.query("host") || undefined, status: c.req.query("status") || undefined, user: c.req.query("user") || undefined, job: c.req.query("job") || undefined });
-  const historyRows = (c: Context<Env>) => {
+  const historyPage = (c: Context<Env>) => {
+    const page = Math.max(1, Math.floor(Number(c.req.query("page") ?? 1)) || 1);
     store.refresh();
-    return store.runs(historyFilter(c)).map((r) => ({ ...r, status: runStatus(r) }));
+    // One more row than shown tells whether there is an older page.
+    const rows = store.runs({ ...historyFilter(c), limit: PAGE + 1, offset: (page - 1) * PAGE }).map((r) => ({ ...r, status: runStatus(r) }));
+    const search = new URLSearchParams(new URL(c.req.url).search);
+    const at = (p: number) => (search.set("page", String(p)), `?${search}`);
+    return { runs: rows.slice(0, PAGE), page, newer: page > 1 ? at(page - 1) : undefined, older: rows.length > PAGE ? at(page + 1) : undefined };
   };
-  app.get("/history", (c) => render(c, "history.njk", { runs: historyRows(c), filter: historyFilter(c), choices: store.choices(), statuses: STATUSES, query: new URL(c.req.url).search }));
-  app.get("/history/rows", (c) => render(c, "history-rows.njk", { runs: historyRows(c) }));
+  app.get("/history", (c) => render(c, "history.njk", { ...historyPage(c), filter: historyFilter(c), choices: store.choices(), statuses: STATUSES, query: new URL(c.req.url).search }));
+  app.get("/history/rows", (c) => render(c, "history-rows.njk", historyPage(c)));
 
   // ---- users ----------------------------------------------------------------
   app.get("/users", (c) => (CAN.admin(c.get("session").role) ? render(c, "users.njk", { users: store.users(), roles: ROLES }) : c.text("admins only", 403)));
@@ -316,7 +518,80 @@ export function createApp(opts: ServeOptions) {
     return c.text("internal error (see the server's log)", 500);
   });
 
-  return { app, store, active };
+  return { app, store, active, scheduler };
+}
+
+/** Waits for changes to a file: `next(ms)` resolves on the next change, or after `ms`. */
+function fileChanges(file: string): { next: (ms: number) => Promise<void>; close: () => void } {
+  let wake: (() => void) | undefined;
+  let changed = false;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(file, { persistent: false }, () => {
+      changed = true;
+      wake?.();
+    });
+    watcher.on("error", () => watcher?.close());
+  } catch {
+    // not watchable: the timeout alone paces the reads
+  }
+  return {
+    next: (ms) =>
+      new Promise<void>((resolve) => {
+        if (changed) {
+          changed = false;
+          return resolve();
+        }
+        const t = setTimeout(done, ms);
+        function done() {
+          clearTimeout(t);
+          wake = undefined;
+          changed = false;
+          resolve();
+        }
+        wake = done;
+      }),
+    close: () => watcher?.close(),
+  };
+}
+
+/** The non-secret options of a job run from submitted values (`get(name)`: what was given for that option). */
+function jobOptions(job: JobDetail, get: (name: string) => unknown, rest: Omit<JobOptions, "job" | "values">): JobOptions {
+  const values = Object.fromEntries(job.prompts.filter((p) => !p.secret && typeof get(p.name) === "string").map((p) => [p.name, get(p.name) as string]));
+  return { job: job.name, values, ...rest };
+}
+
+/** The secret options given (an empty one is not given). */
+function secretAnswers(job: JobDetail, get: (name: string) => unknown): Record<string, Secret> {
+  return Object.fromEntries(job.prompts.filter((p) => p.secret && typeof get(p.name) === "string" && get(p.name) !== "").map((p) => [p.name, new Secret(get(p.name) as string)]));
+}
+
+const tokenHash = (token: string) => createHash("sha256").update(token).digest("hex");
+
+/** What a job run was started with, kept to start it again (no secret). */
+interface JobOptions {
+  job: string;
+  values: Record<string, string>;
+  limit: string;
+  tags: string;
+  check: boolean;
+  diff: boolean;
+}
+
+/** What an ad-hoc command was started with (the sudo password is not kept). */
+interface AdhocOptions {
+  pattern: string;
+  cmd: string;
+  timeout: string;
+  become: boolean;
+}
+
+/** An ad-hoc run's host as `groupOutputs` takes it: its command's result, or why it was unreachable. */
+function adhocOutcome(h: HostView): HostOutcome | undefined {
+  const t = h.tasks[0];
+  if (h.status === "unreachable") return { ok: false, error: h.messages.join("; ") };
+  if (!t || t.rc === undefined) return undefined;
+  return { ok: true, value: { code: t.rc, stdout: t.stdout ?? "", stderr: t.stderr ?? "" } as RunResult };
 }
 
 const DUMMY_HASH = "scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";

@@ -16,11 +16,37 @@
  * index does not need: one writer (this server), small rows. The WASM build
  * has no shared-memory WAL, so the journal is SQLite's default rollback one.
  */
-import { existsSync, mkdirSync, openSync, readSync, closeSync, readdirSync, readFileSync, statSync, chmodSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, openSync, readSync, closeSync, readdirSync, readFileSync, rmSync, statSync, chmodSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import { dirname, join } from "node:path";
+import { InputError } from "../errors.ts";
 import sqlite from "node-sqlite3-wasm";
 import type { HostCounts, StampedEvent } from "../events.ts";
-import { runsDir, runState, type RunState, type RunSummary } from "../history.ts";
+import { processStartTime, runnerAlive, runsDir, runState, type RunState, type RunSummary } from "../history.ts";
+
+/**
+ * The WASM build's VFS locks the database with a directory (`serve.db.lock`),
+ * which a server killed outright leaves behind: the next start would find
+ * the database locked forever. The server that holds it is written next
+ * to it (pid and process start time); a lock whose holder is gone is stale
+ * and removed, a live holder is another server on this state dir: refused.
+ */
+function claimLock(file: string): void {
+  const lock = `${file}.lock`;
+  const holder = `${file}.pid`;
+  if (existsSync(lock)) {
+    let owner: { pid?: number; pidStart?: string } = {};
+    try {
+      owner = JSON.parse(readFileSync(holder, "utf8")) as typeof owner;
+    } catch {
+      // no holder recorded: an older server's leftover
+    }
+    if (owner.pid && owner.pid !== process.pid && runnerAlive(owner as RunSummary["start"])) {
+      throw new InputError(`another runbook serve (pid ${owner.pid}) uses this state dir (${dirname(file)}); stop it first`);
+    }
+    rmSync(lock, { recursive: true, force: true });
+  }
+  writeFileSync(holder, JSON.stringify({ pid: process.pid, pidStart: processStartTime(process.pid) }) + "\n", { mode: 0o600 });
+}
 
 /** What the history page shows of a run. */
 export interface RunRow {
@@ -55,10 +81,24 @@ export interface RunFilter {
   user?: string;
   job?: string;
   limit?: number;
+  /** Rows to skip (paging). */
+  offset?: number;
 }
 
 export type Role = "admin" | "operator" | "viewer";
 export const ROLES: readonly Role[] = ["admin", "operator", "viewer"];
+
+export interface ScheduleRow {
+  id: number;
+  job: string;
+  cron: string;
+  /** The job's fixed options (as a run's: values, limit, tags, check, diff); never a secret. */
+  options: object;
+  /** Where the job's secret options come from: a named secret store. */
+  secretStore?: string;
+  user: string;
+  created: string;
+}
 
 export interface UserRow {
   name: string;
@@ -66,6 +106,13 @@ export interface UserRow {
   hash: string;
 }
 
+/**
+ * The index's schema. Its tables are derived from the history files: when
+ * SCHEMA_VERSION changes they are dropped and rebuilt (the users stay).
+ * Every filter of the history page has an index that ends in the start
+ * time, so a page is an index range read in order, never a sort.
+ */
+const SCHEMA_VERSION = 2;
 const SCHEMA = `
 create table if not exists runs (
   run_id text primary key,
@@ -78,6 +125,7 @@ create table if not exists runs (
   pid integer,
   pid_start text,
   state text not null,
+  status text not null,
   exit_code integer,
   interrupted text,
   changed integer not null default 0,
@@ -88,12 +136,37 @@ create table if not exists runs (
   size integer not null
 );
 create index if not exists runs_time on runs (time desc);
-create index if not exists runs_state on runs (state);
-create index if not exists runs_user on runs (user);
+create index if not exists runs_status on runs (status, time desc);
+create index if not exists runs_user on runs (user, time desc);
+create index if not exists runs_job on runs (playbook, time desc);
 create table if not exists run_hosts (
-  run_id text not null references runs (run_id) on delete cascade,
   host text not null,
-  primary key (host, run_id)
+  time text not null,
+  run_id text not null,
+  primary key (host, time desc, run_id)
+) without rowid;
+create index if not exists run_hosts_run on run_hosts (run_id);
+create table if not exists run_options (
+  run_id text primary key,
+  kind text not null,
+  options text not null
+);
+create table if not exists tokens (
+  id text primary key,
+  name text not null,
+  user text not null,
+  hash text not null unique,
+  created text not null,
+  last_used text
+);
+create table if not exists schedules (
+  id integer primary key,
+  job text not null,
+  cron text not null,
+  options text not null,
+  secret_store text,
+  user text not null,
+  created text not null
 );
 create table if not exists users (
   name text primary key,
@@ -110,40 +183,110 @@ export class Store {
   constructor(readonly stateDir: string) {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const file = join(stateDir, "serve.db");
+    claimLock(file);
     this.db = new sqlite.Database(file);
     // Password hashes live here: the database is the server user's alone.
     chmodSync(file, 0o600);
+    // One process uses this database (the server): holding its lock spares
+    // every query the lock files and cache checks of the WASM build's VFS
+    // (about 13 ms a query here), and a second server on the same state
+    // dir is refused instead of sharing it.
+    this.db.exec("pragma locking_mode = exclusive");
+    if ((this.db.get("pragma user_version")?.user_version ?? 0) !== SCHEMA_VERSION) {
+      this.db.exec(`drop table if exists run_hosts; drop table if exists runs; pragma user_version = ${SCHEMA_VERSION};`);
+    }
     this.db.exec(SCHEMA);
     this.#runs = runsDir(stateDir);
   }
 
   close(): void {
+    this.#watcher?.close();
     this.db.close();
   }
 
   /**
    * Brings the index up to date with the runs directory: new and grown
-   * files are read again; runs still `running` are checked against their
-   * process (one that died is `crashed`, never left `running`).
+   * files are read again, removed ones dropped; runs still `running` are
+   * checked against their process (one that died is `crashed`, never left
+   * `running`). The directory is watched, so a refresh reads only the files
+   * that changed since the last one; the first refresh (and any after the
+   * watcher failed) lists the directory and reads the files the index does
+   * not know, and those of runs it still has as running.
    */
   refresh(): void {
     if (!existsSync(this.#runs)) return;
-    const known = new Map<string, { size: number; state: string }>();
-    for (const r of this.db.all("select run_id, size, state from runs")) known.set(r.run_id as string, { size: r.size as number, state: r.state as string });
+    this.#watch();
+    const full = this.#full || !this.#watcher || this.#dirty.size > 500;
+    // Runs still going are looked at every time (their size), whatever the
+    // watcher has said so far: its events arrive between requests.
+    const running = this.db.all("select run_id, size from runs where status = 'running'");
+    const names = full ? readdirSync(this.#runs) : [...new Set([...this.#dirty, ...running.map((r) => `${r.run_id as string}.jsonl`)])];
+    this.#full = false;
+    this.#dirty.clear();
+    // What the index holds of these files. A run that has ended (or crashed)
+    // never changes again: history files are append-only and written by the
+    // run's own process. So a full pass reads only new files and those of
+    // runs still going, and needs no stat of the others.
+    const known = new Map<string, number | "ended">();
+    if (full) for (const r of this.db.all("select run_id from runs where status != 'running'")) known.set(r.run_id as string, "ended");
+    for (const r of running) known.set(r.run_id as string, r.size as number);
     const onDisk = new Set<string>();
-    for (const f of readdirSync(this.#runs)) {
-      if (!f.endsWith(".jsonl")) continue;
+    // One transaction per batch: SQLite syncs its journal once per commit, not per row.
+    this.#batch(names, (f) => {
+      if (!f.endsWith(".jsonl")) return;
       const runId = f.slice(0, -".jsonl".length);
       onDisk.add(runId);
-      const size = statSync(join(this.#runs, f)).size;
       const k = known.get(runId);
-      if (k && k.size === size) {
-        if (k.state === "running") this.#recheck(runId);
-        continue;
+      if (k === "ended") return;
+      let size: number;
+      try {
+        size = statSync(join(this.#runs, f)).size;
+      } catch {
+        onDisk.delete(runId);
+        this.#forget(runId);
+        return;
       }
-      this.#index(runId);
+      if (k !== size) this.#index(runId);
+    });
+    if (full) for (const id of known.keys()) if (!onDisk.has(id)) this.#forget(id);
+    for (const r of this.db.all("select run_id from runs where status = 'running'")) this.#recheck(r.run_id as string);
+  }
+
+  #watcher: FSWatcher | undefined;
+  #full = true;
+  readonly #dirty = new Set<string>();
+
+  /** Watches the runs directory for new and changed files (from this process or any other). */
+  #watch(): void {
+    if (this.#watcher || this.#watchFailed) return;
+    try {
+      this.#watcher = watch(this.#runs, { persistent: false }, (_event, name) => {
+        if (name) this.#dirty.add(name.toString());
+        else this.#full = true;
+      });
+      this.#watcher.on("error", () => {
+        this.#watcher?.close();
+        this.#watcher = undefined;
+        this.#watchFailed = true;
+      });
+    } catch {
+      // No inotify here (or out of watches): every refresh scans the directory.
+      this.#watchFailed = true;
     }
-    for (const id of known.keys()) if (!onDisk.has(id)) this.db.run("delete from runs where run_id = ?", [id]);
+  }
+  #watchFailed = false;
+
+  #batch<T>(items: T[], each: (item: T) => void, size = 500): void {
+    for (let i = 0; i < items.length; i += size) {
+      this.db.exec("begin");
+      try {
+        for (const item of items.slice(i, i + size)) each(item);
+        this.db.exec("commit");
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec("rollback");
+        throw err;
+      }
+    }
   }
 
   #index(runId: string): void {
@@ -158,45 +301,53 @@ export class Store {
     const end = events.find((e) => e.type === "run.end") as RunSummary["end"];
     const hosts = [...new Set(events.flatMap((e) => ("host" in e && e.host ? [e.host] : e.type === "play.start" ? e.hosts : [])))];
     const totals = sumRecap(end?.recap ?? {});
+    const state = runState(start, end);
     this.db.run(
-      `insert or replace into runs (run_id, time, playbook, user, adhoc, check_mode, lim, pid, pid_start, state, exit_code, interrupted, changed, failed, unreachable, ms, hosts, size)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `insert or replace into runs (run_id, time, playbook, user, adhoc, check_mode, lim, pid, pid_start, state, status, exit_code, interrupted, changed, failed, unreachable, ms, hosts, size)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         runId, start.time, start.playbook, start.user, start.adhoc ? 1 : 0, start.check ? 1 : 0, start.limit ?? null, start.pid ?? null, start.pidStart ?? null,
-        runState(start, end), end?.exitCode ?? null, end?.interrupted ?? null, totals.changed, totals.failed, totals.unreachable, end?.ms ?? null, hosts.join(","),
+        state, runStatus({ state, exitCode: end?.exitCode ?? null }), end?.exitCode ?? null, end?.interrupted ?? null, totals.changed, totals.failed, totals.unreachable, end?.ms ?? null, hosts.join(","),
         whole.length,
       ],
     );
     this.db.run("delete from run_hosts where run_id = ?", [runId]);
-    for (const h of hosts) this.db.run("insert into run_hosts (run_id, host) values (?, ?)", [runId, h]);
+    for (const h of hosts) this.db.run("insert into run_hosts (host, time, run_id) values (?, ?, ?)", [h, start.time, runId]);
+    this.#choices?.hosts.add(hosts);
+    this.#choices?.users.add([start.user]);
+    if (!start.adhoc) this.#choices?.jobs.add([start.playbook]);
+  }
+
+  /** A run whose file is gone leaves the index (and maybe a filter choice). */
+  #forget(runId: string): void {
+    this.db.run("delete from run_hosts where run_id = ?", [runId]);
+    this.db.run("delete from run_options where run_id = ?", [runId]);
+    if (this.db.run("delete from runs where run_id = ?", [runId]).changes) this.#choices = undefined;
   }
 
   #recheck(runId: string): void {
     const r = this.db.get("select pid, pid_start from runs where run_id = ?", [runId]);
     const start = { pid: r?.pid ?? undefined, pidStart: r?.pid_start ?? undefined } as RunSummary["start"];
-    if (runState(start, undefined) === "crashed") this.db.run("update runs set state = 'crashed' where run_id = ?", [runId]);
+    if (runState(start, undefined) === "crashed") this.db.run("update runs set state = 'crashed', status = 'crashed' where run_id = ?", [runId]);
   }
 
   /** Runs newest first, filtered. */
   runs(f: RunFilter = {}): RunRow[] {
     const where: string[] = [];
     const args: (string | number)[] = [];
+    // By host: the host's rows of run_hosts, already in time order.
+    const from = f.host ? "run_hosts h join runs r on r.run_id = h.run_id" : "runs r";
     if (f.host) {
-      where.push("run_id in (select run_id from run_hosts where host = ?)");
+      where.push("h.host = ?");
       args.push(f.host);
     }
-    if (f.user) {
-      where.push("user = ?");
-      args.push(f.user);
+    for (const [col, v] of [["user", f.user], ["playbook", f.job], ["status", f.status]] as const) {
+      if (!v) continue;
+      where.push(`r.${col} = ?`);
+      args.push(v);
     }
-    if (f.job) {
-      where.push("playbook = ?");
-      args.push(f.job);
-    }
-    const status = STATUS_SQL[f.status ?? ""];
-    if (status) where.push(status);
-    const sql = `select * from runs ${where.length ? `where ${where.join(" and ")}` : ""} order by time desc limit ?`;
-    return this.db.all(sql, [...args, f.limit ?? 200]).map(toRow);
+    const sql = `select r.* from ${from} ${where.length ? `where ${where.join(" and ")}` : ""} order by ${f.host ? "h.time" : "r.time"} desc limit ? offset ?`;
+    return this.db.all(sql, [...args, f.limit ?? 200, f.offset ?? 0]).map(toRow);
   }
 
   run(runId: string): RunRow | undefined {
@@ -204,14 +355,67 @@ export class Store {
     return r ? toRow(r) : undefined;
   }
 
-  /** Distinct values for the history filters. */
+  #choices: { hosts: Sorted; users: Sorted; jobs: Sorted } | undefined;
+
+  /** Distinct values for the history filters (read once, then kept up to date as runs are indexed). */
   choices(): { hosts: string[]; users: string[]; jobs: string[] } {
-    const col = (sql: string) => this.db.all(sql).map((r) => Object.values(r)[0] as string);
-    return {
-      hosts: col("select distinct host from run_hosts order by host"),
-      users: col("select distinct user from runs order by user"),
-      jobs: col("select distinct playbook from runs where adhoc = 0 order by playbook"),
-    };
+    if (!this.#choices) {
+      const col = (sql: string) => new Sorted(this.db.all(sql).map((r) => Object.values(r)[0] as string));
+      this.#choices = {
+        hosts: col("select distinct host from run_hosts"),
+        users: col("select distinct user from runs"),
+        jobs: col("select distinct playbook from runs where adhoc = 0"),
+      };
+    }
+    return { hosts: this.#choices.hosts.list(), users: this.#choices.users.list(), jobs: this.#choices.jobs.list() };
+  }
+
+  /**
+   * What a run started here was asked with, to start it again: for a job
+   * its name, the answers to its non-secret options, limit, tags, check and
+   * diff; for a command its pattern and command. Never a secret: those are
+   * typed again.
+   */
+  putOptions(runId: string, kind: "job" | "adhoc", options: object): void {
+    this.db.run("insert or replace into run_options (run_id, kind, options) values (?, ?, ?)", [runId, kind, JSON.stringify(options)]);
+  }
+
+  options(runId: string): { kind: "job" | "adhoc"; options: unknown } | undefined {
+    const r = this.db.get("select kind, options from run_options where run_id = ?", [runId]);
+    return r ? { kind: r.kind as "job" | "adhoc", options: JSON.parse(r.options as string) as unknown } : undefined;
+  }
+
+  /** API tokens: only a SHA-256 of each is kept (a token is 256 random bits: no salt or slow hash needed). */
+  putToken(t: { id: string; name: string; user: string; hash: string }): void {
+    this.db.run("insert into tokens (id, name, user, hash, created) values (?, ?, ?, ?, ?)", [t.id, t.name, t.user, t.hash, new Date().toISOString()]);
+  }
+
+  tokenByHash(hash: string): { id: string; user: string } | undefined {
+    const r = this.db.get("select id, user from tokens where hash = ?", [hash]);
+    if (!r) return undefined;
+    this.db.run("update tokens set last_used = ? where id = ?", [new Date().toISOString(), r.id as string]);
+    return { id: r.id as string, user: r.user as string };
+  }
+
+  tokens(user: string): { id: string; name: string; created: string; lastUsed: string | null }[] {
+    return this.db.all("select id, name, created, last_used from tokens where user = ? order by created", [user]).map((r) => ({ id: r.id as string, name: r.name as string, created: r.created as string, lastUsed: (r.last_used as string | null) ?? null }));
+  }
+
+  deleteToken(user: string, id: string): void {
+    this.db.run("delete from tokens where user = ? and id = ?", [user, id]);
+  }
+
+  putSchedule(s: Omit<ScheduleRow, "id" | "created">): number {
+    this.db.run("insert into schedules (job, cron, options, secret_store, user, created) values (?, ?, ?, ?, ?, ?)", [s.job, s.cron, JSON.stringify(s.options), s.secretStore ?? null, s.user, new Date().toISOString()]);
+    return this.db.get("select last_insert_rowid() as id")!.id as number;
+  }
+
+  schedules(): ScheduleRow[] {
+    return this.db.all("select * from schedules order by id").map((r) => ({ id: r.id as number, job: r.job as string, cron: r.cron as string, options: JSON.parse(r.options as string) as object, secretStore: (r.secret_store as string | null) ?? undefined, user: r.user as string, created: r.created as string }));
+  }
+
+  deleteSchedule(id: number): void {
+    this.db.run("delete from schedules where id = ?", [id]);
   }
 
   users(): UserRow[] {
@@ -227,15 +431,22 @@ export class Store {
   }
 }
 
-const STATUS_SQL: Record<string, string> = {
-  ok: "state = 'finished' and exit_code = 0",
-  failed: "state = 'finished' and exit_code not in (0, 4)",
-  unreachable: "state = 'finished' and exit_code = 4",
-  running: "state = 'running'",
-  interrupted: "state = 'interrupted'",
-  crashed: "state = 'crashed'",
-};
-export const STATUSES = Object.keys(STATUS_SQL);
+export const STATUSES: readonly RunStatus[] = ["ok", "failed", "unreachable", "running", "interrupted", "crashed"];
+
+/** A set of strings kept for a select list, sorted when read. */
+class Sorted {
+  readonly #set: Set<string>;
+  #sorted: string[] | undefined;
+  constructor(items: string[]) {
+    this.#set = new Set(items);
+  }
+  add(items: string[]): void {
+    for (const i of items) if (!this.#set.has(i)) (this.#set.add(i), (this.#sorted = undefined));
+  }
+  list(): string[] {
+    return (this.#sorted ??= [...this.#set].sort());
+  }
+}
 
 function toRow(r: Record<string, unknown>): RunRow {
   return {

@@ -41,6 +41,7 @@ import {
 } from "./harness.ts";
 import { summariseProfile } from "./profile.ts";
 import { startupBreakdown } from "./startup.ts";
+import { benchServe, renderServe, serveTargets } from "./serve.ts";
 import { evaluateTargets, renderMarkdown, type Results } from "./report.ts";
 
 const USAGE = `npm run bench [-- options]
@@ -57,6 +58,10 @@ const USAGE = `npm run bench [-- options]
   --no-install        never apt-get install Ansible; Ansible modes are skipped when it is missing
   --no-startup        skip the start-up measurements
   --no-profile        skip the node --cpu-prof run of runbook
+  --only serve        measure only \`runbook serve\` (10,000 runs of history, page times,
+                      RSS, line latency); prints its section of docs/BENCHMARKS.md
+                      instead of writing the file
+  --serve-runs N      runs of synthetic history for the serve part (default 10000)
   --sabotage          (for the smoke test) alter a host before runbook's converged runs:
                       the counts check must then fail the benchmark`;
 
@@ -167,6 +172,8 @@ async function main(argv: string[]): Promise<number> {
       "no-startup": { type: "boolean" },
       "no-profile": { type: "boolean" },
       sabotage: { type: "boolean" },
+      only: { type: "string" },
+      "serve-runs": { type: "string", default: "10000" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -185,6 +192,7 @@ async function main(argv: string[]): Promise<number> {
     log(`wrote ${file} from ${values.render}`);
     return 0;
   }
+  if (values.only !== undefined && values.only !== "serve") throw new Error(`--only takes serve, got ${values.only}`);
   const hostCounts = list(values.hosts).map((x) => posInt(x, "--hosts"));
   const runs = posInt(values.runs, "--runs");
   const firstRuns = values["first-runs"] === undefined ? runs : posInt(values["first-runs"], "--first-runs");
@@ -198,6 +206,26 @@ async function main(argv: string[]): Promise<number> {
 
   const why = await labUnavailable();
   if (why) throw new Error(`the benchmark needs the lab: ${why}`);
+  const serveRuns = posInt(values["serve-runs"], "--serve-runs");
+  const serveSection = async (work: string) => {
+    const lab = await up({ id: labId, hosts: 1, prefix: "bnode", replace: true, log });
+    const r = await benchServe({ lab, work, runs: serveRuns, requests: Math.max(100, runs * 20), log });
+    for (const t of serveTargets(r)) log(`target ${t.met ? "MET" : "MISSED"}: ${t.target}: ${t.measured}`);
+    return r;
+  };
+  if (values.only === "serve") {
+    const work = mkdtempSync(join(os.tmpdir(), "runbook-bench-"));
+    try {
+      const r = await serveSection(work);
+      const raw = values.results ? resolve(values.results) : join(work, "serve-results.json");
+      writeFileSync(raw, JSON.stringify(r, null, 2) + "\n");
+      log(`raw results: ${raw}; the section for docs/BENCHMARKS.md:`);
+      process.stdout.write(renderServe(r, describeMachine(machine())));
+    } finally {
+      await down(labId);
+    }
+    return 0;
+  }
   if (!existsSync("/usr/bin/time")) {
     // GNU time measures the runners' peak RSS.
     if (values["no-install"]) throw new Error("the benchmark needs GNU time (/usr/bin/time): apt-get install time");
@@ -391,7 +419,14 @@ async function main(argv: string[]): Promise<number> {
   }
 
   results.notes.push(...notes(results, modes));
-  writeFileSync(out, renderMarkdown(results));
+  // runbook serve last, on its own small lab; its section follows the report's.
+  let serve = "";
+  try {
+    serve = "\n" + renderServe(await serveSection(work), describeMachine(results.machine));
+  } finally {
+    await down(labId);
+  }
+  writeFileSync(out, renderMarkdown(results) + serve);
   log(`wrote ${out}`);
   const raw = values.results ? resolve(values.results) : join(work, "results.json");
   writeFileSync(raw, JSON.stringify(results, null, 2) + "\n");
@@ -399,6 +434,8 @@ async function main(argv: string[]): Promise<number> {
   for (const t of evaluateTargets(results)) log(`target ${t.met === null ? "not measured" : t.met ? "MET" : "MISSED"}: ${t.target}: ${t.measured}`);
   return 0;
 }
+
+const describeMachine = (m: Results["machine"]) => `${m.cpu}, ${m.cores} cores, ${m.memGiB.toFixed(0)} GiB`;
 
 function notes(r: Results, modes: Mode[]): string[] {
   const n: string[] = [];

@@ -12,6 +12,8 @@ import * as assert from "uvu/assert";
 import { hashPassword, LoginLimiter, verifyPassword } from "../../runner/serve/auth.ts";
 import { createApp } from "../../runner/serve/server.ts";
 import { Store } from "../../runner/serve/store.ts";
+import { cronProblem, readSecretStore } from "../../runner/serve/schedules.ts";
+import { Secret } from "../../runner/secret.ts";
 
 /** An event as the history stores it, timed by its run id (20261204-120100: 12:01:00) and seq (seconds). */
 const event = (runId: string, seq: number, e: Record<string, unknown>) =>
@@ -75,6 +77,21 @@ test("the index: states from the files, crashed never running, filters by host/s
   assert.equal(c.hosts, ["tnode1", "tnode2", "tnode3"]);
   assert.equal(store.runs({ status: "failed" }).map((r) => r.runId), ["20261204-120200-cccc"]);
   store.close();
+});
+
+test("secret stores: a 0600 file of the server's user, as Secrets; others are refused; cron expressions checked", () => {
+  const dir = mkdtempSync(join(tmpdir(), "rb-secrets-"));
+  writeFileSync(join(dir, "ok.yml"), "token: s3cret\n", { mode: 0o600 });
+  writeFileSync(join(dir, "open.yml"), "token: s3cret\n", { mode: 0o640 });
+  const got = readSecretStore(dir, "ok");
+  assert.ok(got.token instanceof Secret);
+  assert.is(got.token!.reveal(), "s3cret");
+  assert.throws(() => readSecretStore(dir, "open"), /readable by others \(mode 640\); chmod 600 it/);
+  assert.throws(() => readSecretStore(dir, "none"), /no secret store none/);
+  assert.throws(() => readSecretStore(dir, "../ok"), /secret store names/);
+  assert.is(cronProblem("30 2 * * 1-5"), undefined);
+  assert.is(cronProblem("*/5 * * * * *"), undefined);
+  assert.match(cronProblem("61 * * * *") ?? "", /not a cron expression/);
 });
 
 /** A cookie jar and CSRF token over app.request. */
