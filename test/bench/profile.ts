@@ -43,6 +43,9 @@ export function areaOfUrl(url: string): string | null {
   if (/node_modules\/ssh2\//.test(url)) return SSH2;
   const m = url.match(/node_modules\/((?:@[^/]+\/)?[^/]+)\//);
   if (m) return `npm: ${m[1]}`;
+  // A package bin/compile.js bundled into the build (dist/<build>/vendor/NAME.js).
+  const vendored = url.match(/\/dist\/[^/]+\/vendor\/([^/]+)\.js$/);
+  if (vendored) return `npm: ${vendored[1]}`;
   // runbook's sources, or their prebuilt JS (dist/<build>/runner/...).
   const own = url.match(/\/(runner\/[^/]+(?:\/[^/]+)?|tasks\/[^/]+|test\/bench\/[^/]+)\.[jt]s/);
   if (own) return own[1]!.startsWith("runner/") ? `runner: ${own[1]!.replace(/^runner\//, "")}` : own[1]!;

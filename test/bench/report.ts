@@ -171,6 +171,7 @@ export function renderMarkdown(r: Results): string {
   L.push("");
 
   L.push("## Results", "");
+  L.push("How the CPU columns were brought down, with the profiles before and after: [PERFORMANCE.md](PERFORMANCE.md).", "");
   L.push(
     "Wall time in seconds; CPU seconds per host (medians over the runs): on the controller, the tool's whole process tree (user + system, as wait4 reports it for every descendant the tool waited for: Ansible's forks and ssh clients, the floor's ssh clients; for runbook its one node process), and on the lab hosts, everything the run made them do (sshd, shells, commands: each host's cgroup `usage_usec`, summed, divided by the hosts); peak RSS of the runner in MB; load: the median 1-minute load average just before the runs (it lags: it still counts earlier runs).",
     "",
