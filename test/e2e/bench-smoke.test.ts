@@ -84,10 +84,12 @@ lab("2 hosts, 1 run: counts checked, a BENCHMARKS-format report written to the g
   // The first run written by hand passes the same state check as the tools.
   assert.match(r.stderr, /floor \(ssh \+ sh -s\), 2 hosts, first: .* every change made on 2 host\(s\); state verified/);
   const md = readFileSync(out, "utf8");
+  // CPU seconds per host, on the controller and on the hosts, for the floor too (runbook's rows below).
+  for (const mode of ["floor \\(ssh \\+ sh -s\\)"]) assert.match(md, new RegExp(`\\| 2 \\| converged \\| ${mode} \\| \\*\\*[\\d.]+\\*\\* \\| [^|]+ \\| \\d+\\.\\d{3} \\| \\d+\\.\\d{3} \\|`));
   for (const want of [
     "# Benchmarks: runbook and Ansible on the same lab hosts",
     "## Machine and versions",
-    "| hosts | run | mode | median s | min–max s | peak RSS MB | load | counts checked per run |",
+    "| hosts | run | mode | median s | min–max s | controller CPU s/host | host CPU s/host | peak RSS MB | load | counts checked per run |",
     "| 2 | converged | floor (ssh + sh -s) | **",
     "| 2 | first | floor (ssh + sh -s) | **",
     "### Ratios",
@@ -99,8 +101,8 @@ lab("2 hosts, 1 run: counts checked, a BENCHMARKS-format report written to the g
   ]) {
     assert.ok(md.includes(want), `report lacks ${JSON.stringify(want)}:\n${md}`);
   }
-  assert.match(md, /\| 2 \| first \| runbook \| \*\*\d+\.\d+\*\* \| [\d.]+–[\d.]+ \| \d+ \| [\d.]+ \| ok=0 changed=24 on 2 host\(s\); state verified \(n=1\) \|/);
-  assert.match(md, /\| 2 \| converged \| runbook \| \*\*\d+\.\d+\*\* \| [\d.]+–[\d.]+ \| \d+ \| [\d.]+ \| ok=23 changed=0 on 2 host\(s\) \(n=1\) \|/);
+  assert.match(md, /\| 2 \| first \| runbook \| \*\*\d+\.\d+\*\* \| [\d.]+–[\d.]+ \| \d+\.\d{3} \| \d+\.\d{3} \| \d+ \| [\d.]+ \| ok=0 changed=24 on 2 host\(s\); state verified \(n=1\) \|/);
+  assert.match(md, /\| 2 \| converged \| runbook \| \*\*\d+\.\d+\*\* \| [\d.]+–[\d.]+ \| \d+\.\d{3} \| \d+\.\d{3} \| \d+ \| [\d.]+ \| ok=23 changed=0 on 2 host\(s\) \(n=1\) \|/);
   if (withAnsible) assert.match(md, /\| 2 \| converged \| Ansible \(stock\) \| \*\*/);
   assert.is(existsSync(docs) ? statSync(docs).mtimeMs : null, docsBefore, "docs/BENCHMARKS.md was touched");
   assert.is(status(LAB_ID), null, "the bench lab was left up");
