@@ -1,0 +1,145 @@
+/**
+ * The linstor role without a lab: the plan made from the controller's
+ * `linstor -m` lists (test/fixtures/linstor/, LINSTOR's documented v1
+ * format; see its README) for a fresh cluster, a partly registered one, a
+ * converged one (no commands) and one with an OFFLINE satellite; the
+ * parameters' defaults and checks; the rendered files.
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { EMPTY_STATE, notOnline, parseMachineReadable, planCluster, type ClusterState, type DesiredCluster, type LsNode, type LsResourceGroup, type LsStoragePool, type LsVolumeGroup } from "../../roles/linstor/plan.ts";
+
+const FIXTURES = new URL("../fixtures/linstor/", import.meta.url).pathname;
+
+/** A fixture folder read as the role reads the controller: each file through the `-m` parser. */
+function stateOf(scenario: string): ClusterState {
+  const dir = join(FIXTURES, scenario);
+  const read = <T>(f: string) => parseMachineReadable<T>(readFileSync(join(dir, f), "utf8"), f);
+  const volumeGroups: Record<string, LsVolumeGroup[]> = {};
+  for (const f of readdirSync(dir)) {
+    const m = /^volume-group-list\.(.+)\.json$/.exec(f);
+    if (m) volumeGroups[m[1]!] = read<LsVolumeGroup>(f);
+  }
+  return {
+    nodes: read<LsNode>("node-list.json"),
+    storagePools: read<LsStoragePool>("storage-pool-list.json"),
+    resourceGroups: read<LsResourceGroup>("resource-group-list.json"),
+    volumeGroups,
+  };
+}
+
+/** Three nodes; LVM thin on tnode1 and tnode2, ZFS thin on tnode3 (reference 002's zfsthin); group `incus`. */
+const WANT: DesiredCluster = {
+  nodes: [
+    { name: "tnode1", address: "10.50.1.1", type: "satellite" },
+    { name: "tnode2", address: "10.50.1.2", type: "satellite" },
+    { name: "tnode3", address: "10.50.1.3", type: "satellite" },
+  ],
+  storagePools: [
+    { node: "tnode1", name: "linstor-pool", type: "lvmthin", vg: "linstor", thinpool: "thin" },
+    { node: "tnode2", name: "linstor-pool", type: "lvmthin", vg: "linstor", thinpool: "thin" },
+    { node: "tnode3", name: "linstor-pool", type: "zfs", zpool: "zfs-pool", thin: true },
+  ],
+  resourceGroups: [{ name: "incus", placeCount: 2, storagePool: "linstor-pool", volumeGroups: 1 }],
+};
+
+const commands = (s: ClusterState, want = WANT) => planCluster(s, want).steps.map((x) => `${x.phase}: ${x.argv.join(" ")}`);
+
+test("linstor -m parsing: v1's list per reply is flattened; an error reply throws its message; v0 and non-JSON are refused", () => {
+  assert.equal(parseMachineReadable<LsNode>('[[{"name":"a"}],[{"name":"b"}]]', "node list").map((n) => n.name), ["a", "b"]);
+  assert.equal(parseMachineReadable('[[]]', "node list"), []);
+  assert.throws(() => parseMachineReadable('[[{"ret_code":-4611686018427387903,"message":"Unable to connect","cause":"refused"}]]', "node list"), /node list: Unable to connect \(refused\)/);
+  assert.throws(() => parseMachineReadable('[{"nodes":[]}]', "node list"), /output version v1/);
+  assert.throws(() => parseMachineReadable("Error: Unable to connect to linstor://localhost:3370", "node list"), /not JSON: Error: Unable to connect/);
+});
+
+test("fresh cluster: register every node, then each pool, then the resource group and its volume group", () => {
+  const plan = planCluster(stateOf("fresh"), WANT);
+  assert.equal(commands(stateOf("fresh")), [
+    "nodes: linstor node create tnode1 10.50.1.1 --node-type satellite",
+    "nodes: linstor node create tnode2 10.50.1.2 --node-type satellite",
+    "nodes: linstor node create tnode3 10.50.1.3 --node-type satellite",
+    "storage: linstor storage-pool create lvmthin tnode1 linstor-pool linstor/thin",
+    "storage: linstor storage-pool create lvmthin tnode2 linstor-pool linstor/thin",
+    "storage: linstor storage-pool create zfsthin tnode3 linstor-pool zfs-pool",
+    "groups: linstor resource-group create incus --place-count 2 --storage-pool linstor-pool",
+    "groups: linstor volume-group create incus --vlmnr 0",
+  ]);
+  assert.equal(plan.waitOnline, ["tnode1", "tnode2", "tnode3"]);
+  assert.equal(plan.problems, []);
+  // The fixture is what an empty controller says: the same plan as from no state at all.
+  assert.equal(commands(EMPTY_STATE), commands(stateOf("fresh")));
+});
+
+test("partly registered: only what is missing (tnode3, tnode2's and tnode3's pools, the group); the registered nodes are not waited for", () => {
+  const plan = planCluster(stateOf("partial"), WANT);
+  assert.equal(commands(stateOf("partial")), [
+    "nodes: linstor node create tnode3 10.50.1.3 --node-type satellite",
+    "storage: linstor storage-pool create lvmthin tnode2 linstor-pool linstor/thin",
+    "storage: linstor storage-pool create zfsthin tnode3 linstor-pool zfs-pool",
+    "groups: linstor resource-group create incus --place-count 2 --storage-pool linstor-pool",
+    "groups: linstor volume-group create incus --vlmnr 0",
+  ]);
+  assert.equal(plan.waitOnline, ["tnode3"]);
+  assert.equal(plan.problems, []);
+});
+
+test("fully converged: no command, nothing to wait for, no problem", () => {
+  assert.equal(planCluster(stateOf("converged"), WANT), { steps: [], waitOnline: [], problems: [], notes: [] });
+});
+
+test("an OFFLINE satellite: `linstor node reconnect` for that node only, then wait for it; nothing else, no restart anywhere", () => {
+  const plan = planCluster(stateOf("offline"), WANT);
+  assert.equal(commands(stateOf("offline")), ["nodes: linstor node reconnect tnode2"]);
+  assert.equal(plan.waitOnline, ["tnode2"]);
+  assert.equal(plan.problems, []);
+  // Its pools exist (the controller keeps them while the satellite is away): not made again.
+  assert.not.ok(plan.steps.some((s) => s.phase === "storage"));
+  assert.is(notOnline(stateOf("offline").nodes, "tnode2"), "tnode2 is OFFLINE");
+  assert.is(notOnline(stateOf("offline").nodes, "tnode1"), undefined);
+  assert.is(notOnline(stateOf("fresh").nodes, "tnode1"), "tnode1 is not registered");
+});
+
+test("states a reconnect cannot fix are problems naming what to do, and that node's pools are left alone", () => {
+  const s = stateOf("converged");
+  s.nodes = s.nodes.map((n) => (n.name === "tnode3" ? { ...n, connection_status: "VERSION_MISMATCH" } : n));
+  s.storagePools = s.storagePools.filter((p) => p.node_name !== "tnode3");
+  const plan = planCluster(s, WANT);
+  assert.equal(plan.steps, []);
+  assert.equal(plan.problems, ["LINSTOR node tnode3 is VERSION_MISMATCH: the satellite's LINSTOR version differs from the controller's: install the same version on both"]);
+  assert.equal(plan.notes, ["storage pool linstor-pool on tnode3 not checked: the node needs attention first"]);
+  // On its way up: waited for, no command.
+  s.nodes = s.nodes.map((n) => (n.name === "tnode3" ? { ...n, connection_status: "CONNECTED" } : n));
+  assert.equal(planCluster(s, WANT).waitOnline, ["tnode3"]);
+  assert.equal(commands(s), ["storage: linstor storage-pool create zfsthin tnode3 linstor-pool zfs-pool"]);
+});
+
+test("drift: a moved address is modified in place; a place count or pool changed on the group is modified; a pool's backing is never changed", () => {
+  const want: DesiredCluster = {
+    ...WANT,
+    nodes: WANT.nodes.map((n) => (n.name === "tnode2" ? { ...n, address: "10.50.1.22" } : n)),
+    resourceGroups: [{ name: "incus", placeCount: 3, storagePool: "fast", volumeGroups: 2 }],
+    storagePools: WANT.storagePools.map((p) => (p.node === "tnode1" && p.type === "lvmthin" ? { ...p, thinpool: "thin2" } : p)),
+  };
+  const plan = planCluster(stateOf("converged"), want);
+  assert.equal(commands(stateOf("converged"), want), [
+    "nodes: linstor node interface modify tnode2 default --ip 10.50.1.22",
+    "groups: linstor resource-group modify incus --place-count 3 --storage-pool fast",
+    "groups: linstor volume-group create incus --vlmnr 1",
+  ]);
+  assert.equal(plan.waitOnline, ["tnode2"]);
+  assert.equal(plan.problems, ["storage pool linstor-pool on tnode1 is backed by linstor/thin, the params say linstor/thin2: not changed (its volumes live there)"]);
+  const zfsNotThin: DesiredCluster = { ...WANT, storagePools: [{ node: "tnode3", name: "linstor-pool", type: "zfs", zpool: "zfs-pool", thin: false }] };
+  assert.match(planCluster(stateOf("converged"), zfsNotThin).problems[0]!, /^storage pool linstor-pool on tnode3 is ZFS_THIN, the params want ZFS: a pool's driver cannot change/);
+});
+
+test("a node registered with another type is noted, not re-created", () => {
+  const want: DesiredCluster = { ...WANT, nodes: WANT.nodes.map((n) => (n.name === "tnode1" ? { ...n, type: "combined" } : n)) };
+  const plan = planCluster(stateOf("converged"), want);
+  assert.equal(plan.steps, []);
+  assert.equal(plan.notes, ["tnode1 is registered as satellite, not combined: left as it is (LINSTOR cannot change a node's type in place)"]);
+});
+
+test.run();
