@@ -9,6 +9,8 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { execFileSync } from "node:child_process";
+import { linstor, parseLvmProbe, planThinPool, poolsOf, rcScript, RC_DRBD, RC_ZFS, defaultFile, type LinstorParams } from "../../roles/linstor/index.ts";
 import { EMPTY_STATE, notOnline, parseMachineReadable, planCluster, type ClusterState, type DesiredCluster, type LsNode, type LsResourceGroup, type LsStoragePool, type LsVolumeGroup } from "../../roles/linstor/plan.ts";
 
 const FIXTURES = new URL("../fixtures/linstor/", import.meta.url).pathname;
@@ -140,6 +142,52 @@ test("a node registered with another type is noted, not re-created", () => {
   const plan = planCluster(stateOf("converged"), want);
   assert.equal(plan.steps, []);
   assert.equal(plan.notes, ["tnode1 is registered as satellite, not combined: left as it is (LINSTOR cannot change a node's type in place)"]);
+});
+
+const params = (p: Record<string, unknown>): LinstorParams => linstor.schema.parse(p);
+
+test("params: defaults; pools are a typed union (lvmthin needs vg and thinpool; zfs a zpool, thin by default); `*` is every node without its own entry", () => {
+  const p = params({ storagePools: { "*": [{ type: "lvmthin", vg: "linstor", thinpool: "thin" }], tnode3: [{ type: "zfs", zpool: "zfs-pool" }] } });
+  assert.is(p.controllerNodeType, "satellite");
+  assert.is(p.satellitePort, 3366);
+  assert.is(p.controllerPort, 3370);
+  assert.equal(poolsOf(p, "tnode1"), [{ type: "lvmthin", name: "linstor-pool", vg: "linstor", thinpool: "thin", devices: [], size: "100%FREE" }]);
+  assert.equal(poolsOf(p, "tnode3"), [{ type: "zfs", name: "linstor-pool", zpool: "zfs-pool", thin: true }]);
+  assert.not.ok(linstor.schema.safeParse({ storagePools: { "*": [{ type: "lvmthin", vg: "linstor" }] } }).success, "thinpool is required");
+  assert.not.ok(linstor.schema.safeParse({ storagePools: { "*": [{ type: "zfs" }] } }).success, "zpool is required");
+  assert.not.ok(linstor.schema.safeParse({ storagePools: { "*": [{ type: "lvm", vg: "x" }] } }).success, "no thick LVM variant");
+  assert.not.ok(linstor.schema.safeParse({ storagePools: { "*": [{ type: "lvmthin", vg: "a b", thinpool: "t" }] } }).success, "an LVM name with a space");
+  assert.not.ok(linstor.schema.safeParse({ linbitRepo: { url: "http://x", suite: "bookworm" } }).success, "the repository needs its key");
+});
+
+test("params: a resource group's pool must be one of the storage pools; names listed twice are refused", () => {
+  const check = (p: Record<string, unknown>) => linstor.spec.validate!(params(p));
+  assert.equal(check({ resourceGroups: [{ name: "incus", storagePool: "fast" }] }), { field: "resourceGroups", message: "resource group incus: storage pool fast is not in storagePools" });
+  assert.equal(check({ storagePools: { "*": [{ type: "zfs", zpool: "a" }, { type: "zfs", zpool: "b" }] } }), { field: "storagePools.*", message: "storage pool linstor-pool is listed twice" });
+  assert.equal(check({ resourceGroups: [{ name: "incus" }, { name: "incus" }] }), { field: "resourceGroups", message: "resource group incus is listed twice" });
+  assert.is(check({ storagePools: { "*": [{ type: "zfs", zpool: "a" }] }, resourceGroups: [{ name: "incus", storagePool: "linstor-pool" }] }), undefined);
+});
+
+test("LVM thin pool: from nothing pvcreate, vgcreate, lvcreate; an existing VG is used; an existing thin pool is left; a PV of another VG is refused", () => {
+  const pool = { vg: "linstor", thinpool: "thin", devices: ["/dev/sdb", "/dev/sdc"], size: "100%FREE" };
+  const argv = (s: ReturnType<typeof planThinPool>) => s.steps.map((x) => x.argv.join(" "));
+  const fresh = parseLvmProbe("vg no\nlv -\npv - /dev/sdb\npv . /dev/sdc\n");
+  assert.equal(fresh, { noLvm: false, vgExists: false, thinAttr: null, pvs: { "/dev/sdb": null, "/dev/sdc": "" } });
+  assert.equal(argv(planThinPool(fresh, pool)), ["pvcreate /dev/sdb", "vgcreate linstor /dev/sdb /dev/sdc", "lvcreate --type thin-pool -l 100%FREE -n thin linstor"]);
+  assert.equal(argv(planThinPool(parseLvmProbe("vg yes\nlv -\n"), { ...pool, size: "200G" })), ["lvcreate --type thin-pool -L 200G -n thin linstor"]);
+  assert.equal(planThinPool(parseLvmProbe("vg yes\nlv twi-a-tz--\n"), pool), { steps: [] });
+  assert.equal(planThinPool(parseLvmProbe("vg yes\nlv -wi-a-----\n"), pool).problem, "linstor/thin exists but is not a thin pool (lv_attr -wi-a-----)");
+  assert.equal(planThinPool(parseLvmProbe("vg no\nlv -\npv other /dev/sdb\npv - /dev/sdc\n"), pool).problem, "/dev/sdb is already a physical volume of volume group other, not linstor: refusing to take it");
+  assert.equal(planThinPool(parseLvmProbe("vg no\nlv -\n"), { ...pool, devices: [] }).problem, "volume group linstor does not exist and no devices are given to make it from");
+  assert.equal(planThinPool(parseLvmProbe("nolvm\n"), pool).problem, "the LVM tools are not installed (lvm2), needed for linstor/thin");
+});
+
+test("the Slackware files: rc scripts parse with sh -n and have a status action; the default file quotes its values", () => {
+  for (const text of [rcScript("satellite"), rcScript("controller"), RC_DRBD, RC_ZFS]) execFileSync("sh", ["-n"], { input: text });
+  assert.match(rcScript("satellite"), /^PROGRAM=\/usr\/share\/linstor-server\/bin\/Satellite$/m);
+  assert.match(rcScript("controller"), /^  status\)$/m);
+  assert.match(rcScript("satellite"), /nohup "\$PROGRAM" \$SATELLITE_OPTS >> "\$LOG"/);
+  assert.is(defaultFile("satellite", "--logs=/var/log/linstor-satellite --config-directory=/etc/linstor", "/opt/java17"), "# Options of the LINSTOR satellite, read by /etc/rc.d/rc.linstor-satellite. Managed by runbook (role linstor).\nSATELLITE_OPTS='--logs=/var/log/linstor-satellite --config-directory=/etc/linstor'\nJAVA_HOME=/opt/java17\n");
 });
 
 test.run();
