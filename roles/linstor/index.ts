@@ -160,15 +160,26 @@ async function readList(h: Host, client: string[], args: string[], title: string
   return r.stdout ?? "";
 }
 
+/** Prints `SERVICE running` or `SERVICE stopped` (rc script's status; systemd's unit state). */
+function runningProbe(service: string, slackware: boolean): string {
+  const test = slackware ? `[ -x /etc/rc.d/rc.${service} ] && /etc/rc.d/rc.${service} status >/dev/null 2>&1` : `systemctl is-active --quiet ${service}.service 2>/dev/null`;
+  return `if ${test}; then echo "${service} running"; else echo "${service} stopped"; fi`;
+}
+
 /** Where a node's satellite says why it is not ONLINE. */
 function satelliteLog(slackware: boolean): string {
   return slackware ? "/var/log/linstor/satellite and /var/log/linstor-satellite" : "journalctl -u linstor-satellite";
 }
 
-/** The LVM thin pool on this host: made from its devices when missing, up to where LVM or the kernel refuses. */
-async function thinPool(h: Host, x: Extract<LinstorPool, { type: "lvmthin" }>): Promise<void> {
+/**
+ * The LVM thin pool on this host: made from its devices when missing, up to
+ * where LVM or the kernel refuses. `toolsPredicted`: check mode predicted
+ * installing lvm2, so its absence says nothing yet (planned as from nothing).
+ */
+async function thinPool(h: Host, x: Extract<LinstorPool, { type: "lvmthin" }>, toolsPredicted: boolean): Promise<void> {
   const probe = await h.command(lvmProbe(x.vg, x.thinpool, x.devices), { readOnly: true, title: `LVM: ${x.vg}/${x.thinpool}` });
-  const plan = planThinPool(parseLvmProbe(probe.stdout ?? ""), x);
+  const found = parseLvmProbe(probe.stdout ?? "");
+  const plan = planThinPool(found.noLvm && toolsPredicted ? { ...found, noLvm: false } : found, x);
   if (plan.problem) return h.fail(`linstor: storage pool ${x.name}: ${plan.problem}`);
   for (const s of plan.steps) await h.command(shjoin(s.argv), { title: s.title });
 }
@@ -213,20 +224,21 @@ export const linstor = role({
     const zfs = mine.some((x) => x.type === "zfs");
     const daemons: Daemon[] = isController ? ["satellite", "controller"] : ["satellite"];
 
-    // A config change restarts a daemon that ran before this run; one started in this run already read it.
-    const startedNow: Record<Daemon, boolean> = { satellite: false, controller: false };
-    const restart: Record<Daemon, ReturnType<Host["handler"]>> = {
-      satellite: h.handler("restart linstor satellite", async () => (startedNow.satellite ? h.log("linstor: the satellite started in this run with the current config: no restart") : h.service({ name: DAEMONS.satellite.service, state: "restarted" }))),
-      controller: h.handler("restart linstor controller", async () => (startedNow.controller ? h.log("linstor: the controller started in this run with the current config: no restart") : h.service({ name: DAEMONS.controller.service, state: "restarted" }))),
-    };
+    // A config change restarts a daemon that was running when the run began; one that was not
+    // starts later in this run with the new config (decided from the state, so a host that fails
+    // later in a first run leaves no restart pending for the next).
+    const ran = await h.command(daemons.map((d) => runningProbe(DAEMONS[d].service, slackware)).join("\n"), { readOnly: true, title: `LINSTOR daemons running: ${daemons.join(", ")}` });
+    const running = new Set((ran.stdout ?? "").split("\n").filter((l) => l.endsWith(" running")).map((l) => l.split(" ")[0]));
+    const restart = (d: Daemon) => (running.has(DAEMONS[d].service) ? h.handler(`restart linstor ${d}`, () => h.service({ name: DAEMONS[d].service, state: "restarted" })) : []);
+    const notify = { satellite: restart("satellite"), controller: isController ? restart("controller") : [] };
 
     // 1. Configuration, before the packages: a daemon the package starts at once starts with it.
     await h.file({ path: "/etc/linstor", state: "directory", mode: "0755" });
-    await h.copy({ dest: "/etc/linstor/linstor_satellite.toml", content: satelliteToml(addressOf(h.name), p.satellitePort), mode: "0644" }, { notify: restart.satellite });
-    if (isController) await h.copy({ dest: "/etc/linstor/linstor.toml", content: controllerToml(p.controllerListen, p.controllerPort), mode: "0644" }, { notify: restart.controller });
+    await h.copy({ dest: "/etc/linstor/linstor_satellite.toml", content: satelliteToml(addressOf(h.name), p.satellitePort), mode: "0644" }, { notify: notify.satellite });
+    if (isController) await h.copy({ dest: "/etc/linstor/linstor.toml", content: controllerToml(p.controllerListen, p.controllerPort), mode: "0644" }, { notify: notify.controller });
     if (slackware) {
       for (const d of daemons) {
-        await h.copy({ dest: `/etc/default/${DAEMONS[d].service}`, content: defaultFile(d, d === "satellite" ? p.satelliteOpts : p.controllerOpts, p.javaHome), mode: "0644" }, { notify: restart[d] });
+        await h.copy({ dest: `/etc/default/${DAEMONS[d].service}`, content: defaultFile(d, d === "satellite" ? p.satelliteOpts : p.controllerOpts, p.javaHome), mode: "0644" }, { notify: notify[d] });
         await h.copy({ dest: `/etc/rc.d/rc.${DAEMONS[d].service}`, content: rcScript(d), mode: "0755" });
       }
       await h.copy({ dest: "/etc/rc.d/rc.drbd", content: RC_DRBD, mode: "0755" });
@@ -242,21 +254,20 @@ export const linstor = role({
       for (const d of daemons) {
         const dir = `/etc/systemd/system/${DAEMONS[d].service}.service.d`;
         await h.file({ path: dir, state: "directory", mode: "0755" });
-        await h.copy({ dest: `${dir}/runbook.conf`, content: SYSTEMD_DROPIN, mode: "0644" }, { notify: restart[d] });
+        await h.copy({ dest: `${dir}/runbook.conf`, content: SYSTEMD_DROPIN, mode: "0644" }, { notify: notify[d] });
       }
     }
 
     // 2. DRBD's utilities and the storage tools (Slackware: the whole set from packageSrc).
-    if (slackware) {
-      const pkgs = p.packages ?? [...DEFAULT_PACKAGES.slackware, ...(zfs ? DEFAULT_PACKAGES.slackwareZfs : [])];
-      await h.package({ name: pkgs, ...(p.packageSrc !== undefined ? { src: p.packageSrc } : {}) });
-    } else {
-      await h.package({ name: [...DEFAULT_PACKAGES.debian, ...(zfs ? DEFAULT_PACKAGES.debianZfs : [])] });
-    }
+    const tools = slackware
+      ? await h.package({ name: p.packages ?? [...DEFAULT_PACKAGES.slackware, ...(zfs ? DEFAULT_PACKAGES.slackwareZfs : [])], ...(p.packageSrc !== undefined ? { src: p.packageSrc } : {}) })
+      : await h.package({ name: [...DEFAULT_PACKAGES.debian, ...(zfs ? DEFAULT_PACKAGES.debianZfs : [])] });
+    const toolsPredicted = tools.predicted === true;
 
     // 3. The storage under each pool: an LVM thin pool (made when missing), or a zpool (checked).
     for (const x of mine) {
-      if (x.type === "lvmthin") await thinPool(h, x);
+      if (x.type === "lvmthin") await thinPool(h, x, toolsPredicted);
+      else if (toolsPredicted) h.log(`linstor: zpool ${x.zpool} is checked once the ZFS tools are installed`);
       else {
         const r = await h.command(sh`zpool list -H -o name ${x.zpool.split("/")[0]!} 2>/dev/null || echo missing`, { readOnly: true, title: `zpool ${x.zpool}` });
         if ((r.stdout ?? "").trim() === "missing") return h.fail(`linstor: storage pool ${x.name}: zpool ${x.zpool.split("/")[0]} does not exist on ${h.name}; the role does not make zpools (zpool create ...)`);
@@ -287,10 +298,7 @@ export const linstor = role({
     for (const m of p.modules ?? ["drbd", ...(zfs ? ["zfs"] : [])]) await h.kernelModule({ name: m, persist: true });
 
     // 6. The daemons.
-    for (const d of daemons) {
-      const r = await h.service({ name: DAEMONS[d].service, enabled: true, state: "started" });
-      startedNow[d] = r.changed || r.predicted === true || r.status === "unknown";
-    }
+    for (const d of daemons) await h.service({ name: DAEMONS[d].service, enabled: true, state: "started" });
 
     if (!isController) return;
 
