@@ -154,9 +154,14 @@ export function desiredPool(node: string, x: LinstorPool): DesiredPool {
   return x.type === "lvmthin" ? { node, name: x.name, type: "lvmthin", vg: x.vg, thinpool: x.thinpool } : { node, name: x.name, type: "zfs", zpool: x.zpool, thin: x.thin };
 }
 
-/** `linstor -m ...` output, or the error text (never fails the task: the caller decides). */
+/**
+ * `linstor -m ...`'s JSON (stdout only: a warning on stderr must not spoil
+ * it), or, when the client fails, its error text; never fails the task: the
+ * caller decides.
+ */
 async function readList(h: Host, client: string[], args: string[], title: string): Promise<string> {
-  const r = await h.command(`${shjoin([...client, "-m", ...args])} 2>&1 || true`, { readOnly: true, title });
+  const cmd = shjoin([...client, "-m", ...args]);
+  const r = await h.command(`if out=$(${cmd} 2>/dev/null); then printf '%s\n' "$out"; else ${cmd} 2>&1 || true; fi`, { readOnly: true, title });
   return r.stdout ?? "";
 }
 
