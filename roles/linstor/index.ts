@@ -53,8 +53,11 @@ import {
   zfsDefault,
   type Daemon,
 } from "./config.ts";
-import { EMPTY_STATE, notOnline, parseMachineReadable, planCluster, type ClusterState, type DesiredPool, type LsNode, type LsResourceGroup, type LsStoragePool, type LsVolumeGroup, type Step } from "./plan.ts";
+import { convergeCluster, type ControllerIo } from "./cluster.ts";
+import type { DesiredPool } from "./plan.ts";
 
+export { convergeCluster, readState } from "./cluster.ts";
+export type { ControllerIo, ConvergeOptions } from "./cluster.ts";
 export { planCluster, parseMachineReadable, notOnline, EMPTY_STATE, providerKind, backingOf, reportedBacking } from "./plan.ts";
 export type { ClusterPlan, ClusterState, DesiredCluster, DesiredPool, DesiredResourceGroup, Step } from "./plan.ts";
 export { rcScript, defaultFile, satelliteToml, controllerToml, lvmProbe, parseLvmProbe, planThinPool, RC_DRBD, RC_ZFS, SYSTEMD_DROPIN } from "./config.ts";
@@ -309,69 +312,22 @@ export const linstor = role({
 
     // 7. The cluster, from the controller's own state.
     const client = ["linstor", "--controllers", `${addressOf(controller)}:${p.controllerPort}`];
-    let answered = false;
-    await h.waitUntil(
-      `the LINSTOR controller on ${controller} answers`,
-      async () => {
-        try {
-          parseMachineReadable<LsNode>(await readList(h, client, ["node", "list"], "linstor -m node list"), "node list");
-          answered = true;
-          return true;
-        } catch (err) {
-          return [(err as Error).message];
-        }
-      },
-      { timeout: p.controllerTimeout, interval: 2 },
-    );
-    let state: ClusterState = EMPTY_STATE;
-    if (answered) {
-      const list = async <T>(args: string[]) => parseMachineReadable<T>(await readList(h, client, args, `linstor -m ${args.join(" ")}`), args.join(" "));
-      state = {
-        nodes: await list<LsNode>(["node", "list"]),
-        storagePools: await list<LsStoragePool>(["storage-pool", "list"]),
-        resourceGroups: await list<LsResourceGroup>(["resource-group", "list"]),
-        volumeGroups: {},
-      };
-      for (const g of p.resourceGroups) {
-        if (state.resourceGroups.some((x) => x.name === g.name)) state.volumeGroups[g.name] = await list<LsVolumeGroup>(["volume-group", "list", g.name]);
-      }
-    } else {
-      // Only in check mode, where the controller is still to be started: it would start empty.
-      h.log("linstor: the controller does not answer yet (it would be started by this run): planned as for a new, empty controller");
-    }
-
-    const plan = planCluster(state, {
-      nodes: names.map((n) => ({ name: n, address: addressOf(n), type: n === controller ? p.controllerNodeType : "satellite" })),
-      storagePools: names.flatMap((n) => poolsOf(p, n).map((x) => desiredPool(n, x))),
-      resourceGroups: p.resourceGroups.map((g) => ({ name: g.name, placeCount: g.placeCount, volumeGroups: g.volumeGroups, ...(g.storagePool ? { storagePool: g.storagePool } : {}), ...(g.description !== undefined ? { description: g.description } : {}) })),
-    });
-    for (const note of plan.notes) h.log(`linstor: ${note}`);
-    const run = async (phase: Step["phase"]) => {
-      for (const s of plan.steps.filter((x) => x.phase === phase)) await h.command(shjoin([...client, ...s.argv.slice(1)]), { title: `linstor: ${s.why}` });
+    const slackOf = new Map(peers.map((x) => [x.name, x.facts.os.family === "slackware"]));
+    const io: ControllerIo = {
+      list: (args) => readList(h, client, args, `linstor -m ${args.join(" ")}`),
+      run: async (s) => void (await h.command(shjoin([...client, ...s.argv.slice(1)]), { title: `linstor: ${s.why}` })),
+      waitUntil: (title, check, timeout) => h.waitUntil(title, check, { timeout, interval: 2 }),
+      log: (text) => h.log(text),
     };
-    await run("nodes");
-    if (plan.waitOnline.length) {
-      const slackOf = new Map(peers.map((x) => [x.name, x.facts.os.family === "slackware"]));
-      await h.waitUntil(
-        `LINSTOR nodes ONLINE: ${plan.waitOnline.join(", ")}`,
-        async () => {
-          let nodes: LsNode[];
-          try {
-            nodes = parseMachineReadable<LsNode>(await readList(h, client, ["node", "list"], "linstor -m node list"), "node list");
-          } catch (err) {
-            return [(err as Error).message];
-          }
-          const missing = plan.waitOnline.flatMap((n) => {
-            const why = notOnline(nodes, n);
-            return why ? [`${why} (its satellite's log: ${satelliteLog(slackOf.get(n) ?? false)} on ${n})`] : [];
-          });
-          return missing.length ? missing : true;
-        },
-        { timeout: p.onlineTimeout, interval: 2 },
-      );
-    }
-    await run("storage");
-    await run("groups");
+    const plan = await convergeCluster(
+      io,
+      {
+        nodes: names.map((n) => ({ name: n, address: addressOf(n), type: n === controller ? p.controllerNodeType : "satellite" })),
+        storagePools: names.flatMap((n) => poolsOf(p, n).map((x) => desiredPool(n, x))),
+        resourceGroups: p.resourceGroups.map((g) => ({ name: g.name, placeCount: g.placeCount, volumeGroups: g.volumeGroups, ...(g.storagePool ? { storagePool: g.storagePool } : {}), ...(g.description !== undefined ? { description: g.description } : {}) })),
+      },
+      { controller, controllerTimeout: p.controllerTimeout, onlineTimeout: p.onlineTimeout, satelliteLog: (n) => satelliteLog(slackOf.get(n) ?? false) },
+    );
     if (plan.problems.length) return h.fail(`linstor: ${plan.problems.join("; ")}`);
 
     // 8. Incus' linstor driver pointed at the controller (a cluster-wide setting, set through this member).

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execFileSync } from "node:child_process";
-import { linstor, parseLvmProbe, planThinPool, poolsOf, rcScript, RC_DRBD, RC_ZFS, defaultFile, type LinstorParams } from "../../roles/linstor/index.ts";
+import { convergeCluster, linstor, parseLvmProbe, planThinPool, poolsOf, rcScript, RC_DRBD, RC_ZFS, defaultFile, type LinstorParams } from "../../roles/linstor/index.ts";
 import { EMPTY_STATE, notOnline, parseMachineReadable, planCluster, type ClusterState, type DesiredCluster, type LsNode, type LsResourceGroup, type LsStoragePool, type LsVolumeGroup } from "../../roles/linstor/plan.ts";
 
 const FIXTURES = new URL("../fixtures/linstor/", import.meta.url).pathname;
@@ -142,6 +142,91 @@ test("a node registered with another type is noted, not re-created", () => {
   const plan = planCluster(stateOf("converged"), want);
   assert.equal(plan.steps, []);
   assert.equal(plan.notes, ["tnode1 is registered as satellite, not combined: left as it is (LINSTOR cannot change a node's type in place)"]);
+});
+
+/**
+ * The controller host's wiring over canned `-m` output (no daemon): `lists`
+ * answers `linstor -m ...` from a fixture folder, switching to `after` once a
+ * step ran (what the controller holds then); every call is recorded.
+ */
+function fakeController(scenario: string | null, opts: { after?: string; checkMode?: boolean } = {}) {
+  const calls: string[] = [];
+  let current = scenario;
+  const io = {
+    list: async (args: string[]) => {
+      calls.push(`read ${args.join(" ")}`);
+      if (current === null) return "Error: Unable to connect to linstor://10.50.1.1:3370: [Errno 111] Connection refused";
+      const file = args[0] === "volume-group" ? `volume-group-list.${args[2]}.json` : `${args.join("-")}.json`;
+      return readFileSync(join(FIXTURES, current, file), "utf8");
+    },
+    run: async (step: { argv: string[] }) => {
+      calls.push(`run ${step.argv.join(" ")}`);
+      if (opts.after) current = opts.after;
+    },
+    waitUntil: async (title: string, check: () => Promise<true | string[]>) => {
+      calls.push(`wait ${title}`);
+      let last: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await check();
+        if (r === true) return;
+        last = r;
+        if (opts.checkMode) return;
+      }
+      throw new Error(`wait until ${title}: still missing: ${last.join("; ")}`);
+    },
+    log: (text: string) => void calls.push(`log ${text}`),
+  };
+  return { io, calls };
+}
+const CONVERGE = { controller: "tnode1", controllerTimeout: 120, onlineTimeout: 120, satelliteLog: () => "journalctl -u linstor-satellite" };
+
+test("controller wiring: a converged cluster is read and left alone: no step runs, only the controller wait", async () => {
+  const { io, calls } = fakeController("converged");
+  const plan = await convergeCluster(io, WANT, CONVERGE);
+  assert.equal(plan.steps, []);
+  assert.equal(calls, ["wait the LINSTOR controller on tnode1 answers", "read node list", "read node list", "read storage-pool list", "read resource-group list", "read volume-group list incus"]);
+});
+
+test("controller wiring: an OFFLINE satellite: reconnect it, wait until it is ONLINE, nothing else", async () => {
+  const { io, calls } = fakeController("offline", { after: "converged" });
+  await convergeCluster(io, WANT, CONVERGE);
+  assert.equal(calls.filter((c) => !c.startsWith("read ")), ["wait the LINSTOR controller on tnode1 answers", "run linstor node reconnect tnode2", "wait LINSTOR nodes ONLINE: tnode2"]);
+  // One that stays offline: the wait fails naming it, its state and where its satellite logs.
+  const stays = fakeController("offline");
+  await convergeCluster(stays.io, WANT, CONVERGE).then(
+    () => assert.unreachable("should fail"),
+    (err: Error) => assert.is(err.message, "wait until LINSTOR nodes ONLINE: tnode2: still missing: tnode2 is OFFLINE (its satellite's log: journalctl -u linstor-satellite on tnode2)"),
+  );
+});
+
+test("controller wiring: a fresh controller: nodes, the ONLINE wait, then pools, then groups, in that order", async () => {
+  const { io, calls } = fakeController("fresh", { after: "converged" });
+  await convergeCluster(io, WANT, CONVERGE);
+  assert.equal(calls.filter((c) => !c.startsWith("read ")), [
+    "wait the LINSTOR controller on tnode1 answers",
+    "run linstor node create tnode1 10.50.1.1 --node-type satellite",
+    "run linstor node create tnode2 10.50.1.2 --node-type satellite",
+    "run linstor node create tnode3 10.50.1.3 --node-type satellite",
+    "wait LINSTOR nodes ONLINE: tnode1, tnode2, tnode3",
+    "run linstor storage-pool create lvmthin tnode1 linstor-pool linstor/thin",
+    "run linstor storage-pool create lvmthin tnode2 linstor-pool linstor/thin",
+    "run linstor storage-pool create zfsthin tnode3 linstor-pool zfs-pool",
+    "run linstor resource-group create incus --place-count 2 --storage-pool linstor-pool",
+    "run linstor volume-group create incus --vlmnr 0",
+  ]);
+});
+
+test("controller wiring: check mode before the controller runs plans as for an empty controller; a real run without one fails with the client's error", async () => {
+  const check = fakeController(null, { checkMode: true });
+  const plan = await convergeCluster(check.io, WANT, CONVERGE);
+  assert.is(plan.steps.length, 8);
+  assert.ok(check.calls.includes("log linstor: the controller does not answer yet (it would be started by this run): planned as for a new, empty controller"));
+  const real = fakeController(null);
+  await convergeCluster(real.io, WANT, CONVERGE).then(
+    () => assert.unreachable("should fail"),
+    (err: Error) => assert.match(err.message, /^wait until the LINSTOR controller on tnode1 answers: still missing: linstor -m node list: not JSON: Error: Unable to connect to linstor:\/\/10\.50\.1\.1:3370/),
+  );
+  assert.not.ok(real.calls.some((c) => c.startsWith("run ")), "nothing runs without a controller");
 });
 
 const params = (p: Record<string, unknown>): LinstorParams => linstor.schema.parse(p);
