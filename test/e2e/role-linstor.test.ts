@@ -236,6 +236,19 @@ s("tnode2 without pools goes on and fails naming linbitRepo: LINSTOR is not in D
   assert.match(f[0]!.reason, /linstor-satellite, drbd-dkms are not installed and not in Debian GNU\/Linux 12 \(bookworm\)'s archive: set the parameter `linbitRepo` \(url, suite, key\)/);
 });
 
+s("tnode2 with linbitRepo, in check mode: predicts the key, the source, apt-get update and LINBIT's packages, and writes nothing", async ({ lab }) => {
+  // A stand-in repository (no LINBIT repository is reachable from the lab): check mode only reads.
+  const repo = { url: "http://linbit.invalid/public", suite: "bookworm", key: "-----BEGIN PGP PUBLIC KEY BLOCK-----\nRUNBOOK TEST STAND-IN\n-----END PGP PUBLIC KEY BLOCK-----" };
+  const before = await upperSnapshot(host(lab, "tnode2"));
+  const r = await play(lab, ["--limit", "tnode2", "--check", "--diff"], { ...PARAMS, storagePools: {}, resourceGroups: [], linbitRepo: repo }, state);
+  assert.is(await upperSnapshot(host(lab, "tnode2")), before, "check mode wrote nothing");
+  assert.equal(failedOn(r.stdout, "tnode2"), [], moved(r.stdout, "tnode2"));
+  const changed = results(r.stdout, "tnode2").filter((e) => e.status === "changed").map((e) => e.task);
+  assert.equal(changed, ["/etc/apt/keyrings/linbit.asc (LINBIT's signing key)", "/etc/apt/sources.list.d/linbit.list", "apt-get update (LINBIT's repository)", "package linstor-satellite, drbd-dkms (present)"], moved(r.stdout, "tnode2"));
+  const list = results(r.stdout, "tnode2").flatMap((e) => e.diffs ?? []).find((d) => d.path === "/etc/apt/sources.list.d/linbit.list");
+  assert.is(list?.after, "deb [signed-by=/etc/apt/keyrings/linbit.asc] http://linbit.invalid/public bookworm drbd-9\n");
+});
+
 s("with the default modules the role loads drbd, and the lab's kernel has none: the host fails there, saying so", async ({ lab }) => {
   // Slackware's base (the A series) has kmod; the lab's Debian rootfs under the flavour does not: installed for this test.
   await ssh(lab, "tnode1", "DEBIAN_FRONTEND=noninteractive apt-get install -y -q kmod >/dev/null 2>&1 || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q kmod >/dev/null)");
