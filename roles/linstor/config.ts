@@ -27,7 +27,9 @@ export type Daemon = keyof typeof DAEMONS;
  * running from it), a start that does nothing when the daemon runs (the
  * reference's `pgrep -f linstore.core.Satellite` is misspelt, so its start
  * never saw a running daemon and started a second), and a stop that waits
- * until the daemon is gone.
+ * until the daemon is gone. A daemon without the pid file (started by the
+ * reference's script) is found by LINSTOR's main class and adopted, never
+ * started twice.
  */
 export function rcScript(d: Daemon): string {
   const x = DAEMONS[d];
@@ -44,13 +46,23 @@ PROGRAM=${LINSTOR_BIN}/${x.program}
 PIDFILE=/var/run/${x.service}.pid
 LOG=${x.log}
 
+# The daemon's pid: from the pid file, else the JVM running LINSTOR's ${d} class
+# (one started another way, e.g. by the reference's own rc script).
+daemonpid() {
+  if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+    cat "$PIDFILE"
+  else
+    pgrep -o -f '${x.mainClass.replace(/\./g, "\\.")}( |$)'
+  fi
+}
+
 running() {
-  [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null
+  [ -n "$(daemonpid)" ]
 }
 
 start() {
   if running; then
-    echo "LINSTOR ${d} is already running (pid $(cat "$PIDFILE"))."
+    echo "LINSTOR ${d} is already running (pid $(daemonpid))."
     return 0
   fi
   if [ ! -x "$PROGRAM" ]; then
@@ -66,12 +78,12 @@ start() {
 }
 
 stop() {
-  if ! running; then
+  pid=$(daemonpid)
+  if [ -z "$pid" ]; then
     rm -f "$PIDFILE"
     return 0
   fi
   echo "Stopping LINSTOR ${d}."
-  pid=$(cat "$PIDFILE")
   kill "$pid"
   i=0
   while kill -0 "$pid" 2>/dev/null && [ $i -lt 300 ]; do
@@ -87,7 +99,7 @@ case "$1" in
   restart) stop; start ;;
   status)
     if running; then
-      echo "LINSTOR ${d} is running (pid $(cat "$PIDFILE"))."
+      echo "LINSTOR ${d} is running (pid $(daemonpid))."
     else
       echo "LINSTOR ${d} is stopped."
       exit 3
@@ -290,3 +302,12 @@ export function planThinPool(s: LvmState, pool: { vg: string; thinpool: string; 
 
 /** The Incus server setting that points Incus' linstor driver at the controller. */
 export const INCUS_CONTROLLER_KEY = "storage.linstor.controller_connection";
+
+/** The probe {@link incusStep} reads: the setting's value, or `__no_incus__`. */
+export const INCUS_PROBE = `if command -v incus >/dev/null 2>&1; then incus config get ${INCUS_CONTROLLER_KEY}; else echo __no_incus__; fi`;
+
+/** What to do about Incus' controller connection, from the probe's output. */
+export function incusStep(probeOut: string, url: string): "no-incus" | "ok" | "set" {
+  const now = probeOut.trim();
+  return now === "__no_incus__" ? "no-incus" : now === url ? "ok" : "set";
+}

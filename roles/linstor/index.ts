@@ -41,6 +41,8 @@ import {
   DEFAULT_OPTS,
   defaultFile,
   INCUS_CONTROLLER_KEY,
+  INCUS_PROBE,
+  incusStep,
   lvmProbe,
   parseLvmProbe,
   planThinPool,
@@ -60,7 +62,7 @@ export { convergeCluster, readState } from "./cluster.ts";
 export type { ControllerIo, ConvergeOptions } from "./cluster.ts";
 export { planCluster, parseMachineReadable, notOnline, EMPTY_STATE, providerKind, backingOf, reportedBacking } from "./plan.ts";
 export type { ClusterPlan, ClusterState, DesiredCluster, DesiredPool, DesiredResourceGroup, Step } from "./plan.ts";
-export { rcScript, defaultFile, satelliteToml, controllerToml, lvmProbe, parseLvmProbe, planThinPool, RC_DRBD, RC_ZFS, SYSTEMD_DROPIN } from "./config.ts";
+export { rcScript, defaultFile, satelliteToml, controllerToml, lvmProbe, parseLvmProbe, planThinPool, incusStep, RC_DRBD, RC_ZFS, SYSTEMD_DROPIN } from "./config.ts";
 
 /** Packages by default: Slackware (reference 000's list, by package name), Debian's own, and LINBIT's on Debian/Ubuntu. */
 export const DEFAULT_PACKAGES = {
@@ -306,6 +308,9 @@ export const linstor = role({
     for (const m of p.modules ?? ["drbd", ...(zfs ? ["zfs"] : [])]) await h.kernelModule({ name: m, persist: true });
 
     // 6. The daemons.
+    if (!slackware && h.facts.initSystem !== "systemd") {
+      return h.fail(`linstor: LINBIT's packages start LINSTOR with systemd units only, and ${h.name} does not run systemd (init: ${h.facts.initSystem})`);
+    }
     for (const d of daemons) await h.service({ name: DAEMONS[d].service, enabled: true, state: "started" });
 
     if (!isController) return;
@@ -333,10 +338,10 @@ export const linstor = role({
     // 8. Incus' linstor driver pointed at the controller (a cluster-wide setting, set through this member).
     if (p.incus) {
       const url = p.incus.controllerConnection ?? `http://${addressOf(controller)}:${p.controllerPort}`;
-      const r = await h.command(`if command -v incus >/dev/null 2>&1; then incus config get ${INCUS_CONTROLLER_KEY}; else echo __no_incus__; fi`, { readOnly: true, title: `incus: ${INCUS_CONTROLLER_KEY}` });
-      const now = (r.stdout ?? "").trim();
-      if (now === "__no_incus__") return h.fail(`linstor: \`incus\` is set but Incus is not installed on ${h.name}: run the incus role first, or leave \`incus\` out`);
-      if (now !== url) await h.command(sh`incus config set ${INCUS_CONTROLLER_KEY}=${url}`, { title: `incus config set ${INCUS_CONTROLLER_KEY}=${url}` });
+      const r = await h.command(INCUS_PROBE, { readOnly: true, title: `incus: ${INCUS_CONTROLLER_KEY}` });
+      const step = incusStep(r.stdout ?? "", url);
+      if (step === "no-incus") return h.fail(`linstor: \`incus\` is set but Incus is not installed on ${h.name}: run the incus role first, or leave \`incus\` out`);
+      if (step === "set") await h.command(sh`incus config set ${INCUS_CONTROLLER_KEY}=${url}`, { title: `incus config set ${INCUS_CONTROLLER_KEY}=${url}` });
     }
   },
 });

@@ -249,6 +249,20 @@ s("tnode2 with linbitRepo, in check mode: predicts the key, the source, apt-get 
   assert.is(list?.after, "deb [signed-by=/etc/apt/keyrings/linbit.asc] http://linbit.invalid/public bookworm drbd-9\n");
 });
 
+s("a satellite running without the rc script's pid file (started by the reference's own script) is found by LINSTOR's class: not started twice, and stopped", async ({ lab }) => {
+  assert.is(await out(lab, "tnode1", "/etc/rc.d/rc.linstor-satellite stop >/dev/null; test -e /var/run/linstor-satellite.pid || echo stopped"), "stopped\n");
+  // RUNBOOK TEST STAND-IN for a JVM whose command line ends in LINSTOR's main class.
+  await ssh(lab, "tnode1", "nohup sh -c 'trap \"exit 0\" TERM; while :; do sleep 1 & wait $!; done' com.linbit.linstor.core.Satellite >/dev/null 2>&1 </dev/null &");
+  assert.match(await out(lab, "tnode1", "/etc/rc.d/rc.linstor-satellite status"), /^LINSTOR satellite is running \(pid \d+\)\.\n$/);
+  const r = await play(lab, ["--limit", "tnode1"], PARAMS, state);
+  assert.is(recap(r.stdout).tnode1!.changed, 0, moved(r.stdout, "tnode1"));
+  const count = "pgrep -f 'com[.]linbit[.]linstor[.]core[.]Satellite$|^/bin/sh /usr/share/linstor-server/bin/Satellite' | wc -l";
+  assert.is(await out(lab, "tnode1", count), "1\n", "one satellite, not two");
+  assert.is(await out(lab, "tnode1", `/etc/rc.d/rc.linstor-satellite stop >/dev/null; ${count}`), "0\n", "rc stop found and stopped it");
+  const back = await play(lab, ["--limit", "tnode1"], PARAMS, state);
+  assert.equal(results(back.stdout, "tnode1").filter((e) => e.status === "changed").map((e) => e.task), ["service linstor-satellite (started, enabled)"]);
+});
+
 s("with the default modules the role loads drbd, and the lab's kernel has none: the host fails there, saying so", async ({ lab }) => {
   // Slackware's base (the A series) has kmod; the lab's Debian rootfs under the flavour does not: installed for this test.
   await ssh(lab, "tnode1", "DEBIAN_FRONTEND=noninteractive apt-get install -y -q kmod >/dev/null 2>&1 || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q kmod >/dev/null)");

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execFileSync } from "node:child_process";
-import { convergeCluster, linstor, parseLvmProbe, planThinPool, poolsOf, rcScript, RC_DRBD, RC_ZFS, defaultFile, type LinstorParams } from "../../roles/linstor/index.ts";
+import { convergeCluster, incusStep, linstor, parseLvmProbe, planThinPool, poolsOf, rcScript, RC_DRBD, RC_ZFS, defaultFile, type LinstorParams } from "../../roles/linstor/index.ts";
 import { EMPTY_STATE, notOnline, parseMachineReadable, planCluster, type ClusterState, type DesiredCluster, type LsNode, type LsResourceGroup, type LsStoragePool, type LsVolumeGroup } from "../../roles/linstor/plan.ts";
 
 const FIXTURES = new URL("../fixtures/linstor/", import.meta.url).pathname;
@@ -273,6 +273,18 @@ test("the Slackware files: rc scripts parse with sh -n and have a status action;
   assert.match(rcScript("controller"), /^  status\)$/m);
   assert.match(rcScript("satellite"), /nohup "\$PROGRAM" \$SATELLITE_OPTS >> "\$LOG"/);
   assert.is(defaultFile("satellite", "--logs=/var/log/linstor-satellite --config-directory=/etc/linstor", "/opt/java17"), "# Options of the LINSTOR satellite, read by /etc/rc.d/rc.linstor-satellite. Managed by runbook (role linstor).\nSATELLITE_OPTS='--logs=/var/log/linstor-satellite --config-directory=/etc/linstor'\nJAVA_HOME=/opt/java17\n");
+});
+
+test("the rc script finds a daemon without its pid file by LINSTOR's main class (started by the reference's script): never a second one", () => {
+  assert.match(rcScript("satellite"), /pgrep -o -f 'com\\.linbit\\.linstor\\.core\\.Satellite\( \|\$\)'/);
+  assert.match(rcScript("controller"), /pgrep -o -f 'com\\.linbit\\.linstor\\.core\\.Controller\( \|\$\)'/);
+});
+
+test("Incus' controller connection: set when it differs, left when it matches, a clear failure without Incus", () => {
+  assert.is(incusStep("\n", "http://10.50.1.1:3370"), "set");
+  assert.is(incusStep("http://10.50.1.1:3370\n", "http://10.50.1.1:3370"), "ok");
+  assert.is(incusStep("http://10.50.1.9:3370\n", "http://10.50.1.1:3370"), "set");
+  assert.is(incusStep("__no_incus__\n", "http://10.50.1.1:3370"), "no-incus");
 });
 
 test.run();
