@@ -312,6 +312,9 @@ export const linstor = role({
       return h.fail(`linstor: LINBIT's packages start LINSTOR with systemd units only, and ${h.name} does not run systemd (init: ${h.facts.initSystem})`);
     }
     for (const d of daemons) await h.service({ name: DAEMONS[d].service, enabled: true, state: "started" });
+    // The controller registers nodes once every satellite of this run is set up and started
+    // (a host that failed before this point is not waited for; the ONLINE wait names it).
+    await h.barrier("linstor satellites started");
 
     if (!isController) return;
 
