@@ -230,6 +230,24 @@ export function externalIdsChange(current: Record<string, string>, wanted: Recor
   return { set, remove };
 }
 
+/**
+ * `ovn-bridge-mappings` (`NETWORK:BRIDGE,...`) holding `ours` and keeping
+ * every other network's entry: Incus adds its own for an OVN uplink
+ * (`UPLINK:incusovn1`), which a rerun must not take away. Undefined when
+ * there is nothing to map.
+ *
+ * @example mergeBridgeMappings("UPLINK:incusovn1", { phy: "br-ex" }) // "UPLINK:incusovn1,phy:br-ex"
+ */
+export function mergeBridgeMappings(current: string | undefined, ours: Record<string, string>): string | undefined {
+  const entries = new Map<string, string>();
+  for (const item of (current ?? "").split(",")) {
+    const i = item.indexOf(":");
+    if (i > 0) entries.set(item.slice(0, i).trim(), item.slice(i + 1).trim());
+  }
+  for (const [network, bridge] of Object.entries(ours)) entries.set(network, bridge);
+  return entries.size ? [...entries].map(([n, b]) => `${n}:${b}`).join(",") : undefined;
+}
+
 /** ovs-vsctl's quoting of a map value: a JSON-style string (always valid, needed for `:` and `,`). */
 export const ovsdbString = (v: string) => JSON.stringify(v);
 

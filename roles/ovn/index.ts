@@ -36,6 +36,7 @@ import {
   checkOvnParams,
   externalIdsChange,
   hasLeader,
+  mergeBridgeMappings,
   OVN_DBS,
   ovnCentralDefaults,
   ovnCtlOpts,
@@ -173,6 +174,8 @@ export const ovnDaemonTask = defineTask<DaemonParams>({
 interface ExternalIdsParams {
   /** Keys to set; undefined: the key must be absent. */
   ids: Record<string, string | undefined>;
+  /** `ovn-bridge-mappings` entries (network -> bridge) that must be there; other networks' entries (Incus' uplinks) are kept. */
+  bridgeMappings?: Record<string, string>;
 }
 
 /** Keys of the Open_vSwitch table's external_ids (the chassis settings), read and set in one command each. */
@@ -183,7 +186,12 @@ export const ovsExternalIdsTask = defineTask<ExternalIdsParams>({
     const r = await ctx.probe("ovs-vsctl --format=json --columns=external_ids list Open_vSwitch");
     if (r.code !== 0) throw new Error(`ovs-vsctl: ${r.stderr.trim() || `exit ${r.code}`}`);
     const current = parseExternalIds(r.stdout);
-    const { set, remove } = externalIdsChange(current, p.ids);
+    const wanted = { ...p.ids };
+    if (p.bridgeMappings) {
+      const merged = mergeBridgeMappings(current["ovn-bridge-mappings"], p.bridgeMappings);
+      if (merged !== undefined) wanted["ovn-bridge-mappings"] = merged;
+    }
+    const { set, remove } = externalIdsChange(current, wanted);
     if (set.length === 0 && remove.length === 0) {
       return { changes: [], reason: `external_ids match (${Object.entries(p.ids).map(([k, v]) => (v === undefined ? `no ${k}` : `${k}=${v}`)).join(", ")})` };
     }
@@ -269,6 +277,19 @@ async function resolveAddresses(h: Host, p: OvnParams, members: string[]): Promi
   return out;
 }
 
+/**
+ * The Northbound database's connection string for clients (Incus'
+ * `network.ovn.northbound_connection`): `tcp:A:6641,tcp:B:6641,...` over
+ * the members, as this role resolves them from `p` (its parameters).
+ *
+ * @example await northboundConnection(h, ovn.schema.parse(h.hostvars(h.name).ovn ?? {}))
+ */
+export async function northboundConnection(h: Host, p: OvnParams): Promise<string> {
+  const members = resolveMembers(h, p);
+  const addresses = await resolveAddresses(h, p, members);
+  return remotes(members.map((m) => addresses[m]!), p.nbPort);
+}
+
 /** Reads a database file's state on `m` (read-only, so check mode runs it too). */
 async function fileState(m: Host, db: OvnDb, who = m.name): Promise<DbFileState> {
   const r = await m.command(ovsdbFileProbe(db.file), { readOnly: true, title: `${db.schemaName} database file on ${who}` });
@@ -341,8 +362,8 @@ export const ovn = role({
           "ovn-encap-ip": encapIp,
           "ovn-bridge": p.integrationBridge,
           "ovn-bridge-datapath-type": p.datapathType,
-          "ovn-bridge-mappings": p.bridgeMappings.length ? p.bridgeMappings.map((m) => `${m.network}:${m.bridge}`).join(",") : undefined,
         },
+        bridgeMappings: Object.fromEntries(p.bridgeMappings.map((m) => [m.network, m.bridge])),
       },
       { title: `chassis ${systemId}: external_ids` },
     );

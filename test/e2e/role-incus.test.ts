@@ -25,9 +25,10 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as assert from "uvu/assert";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { labSuite, ssh } from "../lab/fixture.ts";
+import { labSuite, poll, ssh } from "../lab/fixture.ts";
 import type { Lab } from "../lab/lab.ts";
 import { recap, results, runbook, stateDir, upperSnapshot } from "./harness.ts";
+import { standinImageScript } from "./incus-image.ts";
 
 const PLAYBOOK = "test/fixtures/playbooks/incus.ts";
 /** Every Incus join token is base64 of a JSON object starting `{"server_name":`. */
@@ -57,42 +58,10 @@ async function members(lab: Lab, host: string): Promise<string[]> {
   return csv.trim().split("\n").map((l) => l.split(",").join(" "));
 }
 
-async function poll<T>(seconds: number, what: string, fn: () => Promise<T | false | undefined>): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`${what}: not within ${seconds} s (last: ${last instanceof Error ? last.message : String(last)})`);
-}
-
 const ONLINE = ["tnode1 ONLINE Fully operational", "tnode2 ONLINE Fully operational", "tnode3 ONLINE Fully operational"];
 
-/**
- * RUNBOOK TEST STAND-IN image: dash, a few coreutils and their libraries
- * from the lab host's own root, an /sbin/init that sleeps until SIGPWR or
- * SIGTERM, and Incus' metadata.yaml; a unified tarball at /tmp/rb-image.tar.gz.
- */
-const IMAGE = String.raw`
-set -e
-d=/tmp/rb-image; rm -rf $d; mkdir -p $d/rootfs; cd $d/rootfs
-mkdir -p bin sbin etc proc sys dev tmp run root
-for b in sh cat sleep hostname ls; do p=$(command -v $b); cp -L "$p" bin/; done
-for b in bin/*; do ldd $b | grep -o '/[^ ]*'; done | sort -u | while read l; do mkdir -p .$(dirname $l); cp -L $l .$l; done
-printf '#!/bin/sh\ntrap "exit 0" 30 15\nwhile :; do sleep 1 & wait $!; done\n' > sbin/init && chmod 755 sbin/init
-echo 'root:x:0:0:root:/root:/bin/sh' > etc/passwd; echo 'root:x:0:' > etc/group
-cd $d
-printf 'architecture: x86_64\ncreation_date: %s\nproperties:\n  description: RUNBOOK TEST STAND-IN (dash and coreutils from the lab host)\n  os: runbook-standin\n  release: "1"\n' "$(date +%s)" > metadata.yaml
-tar -czf /tmp/rb-image.tar.gz metadata.yaml rootfs
-rm -rf $d
-`;
+/** The stand-in image (test/e2e/incus-image.ts). */
+const IMAGE = standinImageScript();
 
 s("--check on fresh hosts: nothing written, join tokens known after apply, bootstrap and joins predicted", async ({ lab }) => {
   const before = await Promise.all(lab.hosts.map(upperSnapshot));
@@ -165,10 +134,10 @@ s("a privileged container from an imported stand-in image runs on each member; e
     assert.is(r.code, 0, r.stdout + r.stderr);
   }
   for (const h of cluster(lab)) {
-    const listed = await poll(60, `containers RUNNING as ${h.name} lists them`, async () => {
+    const listed = await poll(60, async () => {
       const csv = (await out(lab, h.name, "incus list -f csv -c nsL")).trim();
       return csv.split("\n").every((l) => l.includes(",RUNNING,")) && csv.split("\n").length === 3 ? csv : false;
-    });
+    }, `containers RUNNING as ${h.name} lists them`);
     assert.equal(listed.split("\n").sort(), ["c-tnode1,RUNNING,tnode1", "c-tnode2,RUNNING,tnode2", "c-tnode3,RUNNING,tnode3"], `incus list on ${h.name}`);
     // exec from another member than the container's own.
     const other = cluster(lab)[h.index % 3]!.name;
@@ -190,7 +159,7 @@ s("a member whose daemon stopped (tini, then systemd): the rerun starts it, it i
   ];
   for (const [name, stop] of stops) {
     await ssh(lab, name, stop);
-    await poll(90, `${name} seen OFFLINE`, async () => (await members(lab, "tnode1")).some((l) => l.startsWith(`${name} OFFLINE`)));
+    await poll(90, async () => (await members(lab, "tnode1")).some((l) => l.startsWith(`${name} OFFLINE`)), `${name} seen OFFLINE`);
     const r = await play(lab);
     assert.is(r.code, 0, r.stderr + r.stdout.slice(-3000));
     assert.equal(changedTasks(r.stdout), [`${name} service incus (started, enabled)`]);

@@ -32,7 +32,7 @@ import { join } from "node:path";
 import * as assert from "uvu/assert";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { parseClusterStatus, type ClusterStatus } from "../../roles/ovn/cluster.ts";
-import { labSuite, ssh } from "../lab/fixture.ts";
+import { labSuite, poll, ssh } from "../lab/fixture.ts";
 import type { Lab, LabHost } from "../lab/lab.ts";
 import { events, recap, results, runbook, stateDir, upperSnapshot } from "./harness.ts";
 
@@ -57,24 +57,6 @@ function play(inventory: string, args: string[] = [], state = stateDir()) {
 }
 
 const out = async (lab: Lab, host: LabHost | string, cmd: string) => (await ssh(lab, host, cmd)).stdout;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function poll<T>(seconds: number, fn: () => Promise<T | undefined | false>, what: string): Promise<T> {
-  const started = Date.now();
-  let last: unknown;
-  while (Date.now() - started < seconds * 1000) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(500);
-  }
-  throw new Error(`${what}: not within ${seconds} s (last: ${last instanceof Error ? last.message : String(last)})`);
-}
-
 /** What moved on a host (not ok), for assertion messages. */
 const moved = (stdout: string, host: string) =>
   results(stdout)

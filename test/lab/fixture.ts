@@ -64,12 +64,35 @@ export function ssh(lab: Lab, host: LabHost | string, command: string, opts: { a
   return run("ssh", ["-F", lab.sshConfig, "-o", "BatchMode=yes", name, command], opts);
 }
 
-/** Polls `check` until it returns true (or fails after `ms`). */
-export async function until(what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
+/**
+ * Polls `fn` until it returns a truthy value, and returns that value; an
+ * error thrown by `fn` counts as "not yet". Fails after `seconds` naming
+ * `what` and the last result or error. Waits on a condition, never a sleep
+ * in place of one.
+ *
+ * @example const leader = await poll(60, () => healthy(lab, "nb"), "one NB leader");
+ */
+export async function poll<T>(seconds: number, fn: () => Promise<T | undefined | null | false>, what: string, intervalMs = 500): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  let last: unknown;
   while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
-  assert.unreachable(`timed out waiting for ${what}`);
+  throw new Error(`${what}: not within ${seconds} s (last: ${last instanceof Error ? last.message : String(last)})`);
+}
+
+/** Polls `check` every 25 ms until it returns true (or fails after `ms`). */
+export async function until(what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> {
+  try {
+    await poll(ms / 1000, check, what, 25);
+  } catch (err) {
+    assert.unreachable(`timed out waiting for ${what} (${err instanceof Error ? err.message : String(err)})`);
+  }
 }

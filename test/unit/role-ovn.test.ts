@@ -10,6 +10,7 @@ import {
   checkOvnParams,
   externalIdsChange,
   hasLeader,
+  mergeBridgeMappings,
   ovn,
   ovnCentralDefaults,
   ovnCtlOpts,
@@ -147,6 +148,14 @@ test("ovn: external_ids from ovs-vsctl's JSON, and what to change", () => {
     remove: ["hostname"],
   });
   assert.equal(externalIdsChange(ids, { "system-id": "56c4e672" }), { set: [], remove: [] });
+});
+
+test("ovn: bridge mappings keep other networks' entries (Incus' uplinks) and set ours", () => {
+  assert.is(mergeBridgeMappings(undefined, {}), undefined);
+  assert.is(mergeBridgeMappings("", { UPLINK: "br-uplink" }), "UPLINK:br-uplink");
+  assert.is(mergeBridgeMappings("incusbr0:incusovn1", {}), "incusbr0:incusovn1");
+  assert.is(mergeBridgeMappings("incusbr0:incusovn1,phy:br-old", { phy: "br-ex" }), "incusbr0:incusovn1,phy:br-ex");
+  assert.is(mergeBridgeMappings("UPLINK:br-uplink", { UPLINK: "br-uplink" }), "UPLINK:br-uplink");
 });
 
 test.run();
