@@ -21,3 +21,5 @@ export { ceph } from "./ceph/index.ts";
 export type { CephParams } from "./ceph/index.ts";
 export { incus } from "./incus/index.ts";
 export type { IncusParams } from "./incus/index.ts";
+export { lokiPrometheusGrafana } from "./loki-prometheus-grafana/index.ts";
+export type { LokiPrometheusGrafanaParams } from "./loki-prometheus-grafana/index.ts";
