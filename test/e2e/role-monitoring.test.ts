@@ -13,8 +13,8 @@
  * keeps its pid and its loaded config.
  *
  * Loki, Alloy and Grafana are RUNBOOK TEST STAND-INS, not the real
- * programs: the lab reaches no release server, so the test builds tar.gz
- * archives whose "daemon" is a shell script that logs its name, version and
+ * programs: the lab reaches no release server, so the test builds zip
+ * (Loki, Alloy) and tar.gz (Grafana) archives, as the real releases are, whose "daemon" is a shell script that logs its name, version and
  * arguments and then sleeps, and serves them over HTTP from this machine.
  * With them the role's install mechanics are proven for real: download with
  * sha256, versioned unpack, the `current` symlink, the service (rc script
@@ -26,6 +26,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { crc32 } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as assert from "uvu/assert";
@@ -40,31 +41,80 @@ const ALERT = "RunbookTestAlwaysFiring";
 const s = await labSuite("role: loki-prometheus-grafana (Prometheus, Alertmanager, node exporters; stand-in Loki, Alloy, Grafana)", { hosts: 3, systemd: [2] });
 const state = stateDir();
 
-/** RUNBOOK TEST STAND-IN archives: NAME-VERSION.tar.gz holding a top directory with BINARY, a shell script. */
+/**
+ * A zip archive of `files`, stored (no compression), with Unix modes: Loki's
+ * and Alloy's real releases are zips holding one binary, and no zip tool
+ * may be on the test machine.
+ */
+function zipStored(files: { name: string; data: Buffer; mode: number }[]): Buffer {
+  const local: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const f of files) {
+    const name = Buffer.from(f.name);
+    const crc = crc32(f.data);
+    const head = Buffer.alloc(30);
+    head.writeUInt32LE(0x04034b50, 0);
+    head.writeUInt16LE(20, 4);
+    head.writeUInt16LE(0x21, 12); // 1980-01-01
+    head.writeUInt32LE(crc, 14);
+    head.writeUInt32LE(f.data.length, 18);
+    head.writeUInt32LE(f.data.length, 22);
+    head.writeUInt16LE(name.length, 26);
+    const dir = Buffer.alloc(46);
+    dir.writeUInt32LE(0x02014b50, 0);
+    dir.writeUInt16LE((3 << 8) | 20, 4); // made on Unix: the external attributes hold the mode
+    dir.writeUInt16LE(20, 6);
+    dir.writeUInt16LE(0x21, 14);
+    dir.writeUInt32LE(crc, 16);
+    dir.writeUInt32LE(f.data.length, 20);
+    dir.writeUInt32LE(f.data.length, 24);
+    dir.writeUInt16LE(name.length, 28);
+    dir.writeUInt32LE(((0o100000 | f.mode) << 16) >>> 0, 38);
+    dir.writeUInt32LE(offset, 42);
+    local.push(head, name, f.data);
+    central.push(dir, name);
+    offset += head.length + name.length + f.data.length;
+  }
+  const cd = Buffer.concat(central);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(files.length, 8);
+  end.writeUInt16LE(files.length, 10);
+  end.writeUInt32LE(cd.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...local, cd, end]);
+}
+
+/**
+ * RUNBOOK TEST STAND-IN archives: the "daemon" BINARY is a shell script. As
+ * the real releases: tar.gz with a top directory (Grafana), zip with the
+ * binary alone (Loki, Alloy).
+ */
 const work = mkdtempSync(join(tmpdir(), "runbook-standin-"));
 const archives = new Map<string, Buffer>();
-async function standIn(name: string, version: string, binary: string): Promise<{ file: string; sha256: string }> {
-  const top = `${name}-${version}.linux-amd64`;
-  const dir = join(work, `${name}-${version}`, top);
-  mkdirSync(join(dir, binary.includes("/") ? binary.replace(/\/[^/]+$/, "") : ""), { recursive: true });
-  writeFileSync(
-    join(dir, binary),
-    [
-      "#!/bin/sh",
-      `# RUNBOOK TEST STAND-IN for ${name} ${version}: not ${name}. It logs who and what it is, then sleeps until stopped.`,
-      `echo "runbook stand-in ${name} ${version} started as $(id -un), pid $$, args: $*"`,
-      `trap 'echo "runbook stand-in ${name} ${version} stopping"; exit 0' TERM INT`,
-      "while :; do sleep 1; done",
-      "",
-    ].join("\n"),
-    { mode: 0o755 },
-  );
-  writeFileSync(join(dir, "README.stand-in"), `RUNBOOK TEST STAND-IN for ${name} ${version}\n`);
-  const file = `${name}-${version}.tar.gz`;
-  await run("tar", ["-czf", join(work, file), "-C", join(work, `${name}-${version}`), top]);
-  const body = readFileSync(join(work, file));
-  archives.set(`/${file}`, body);
-  return { file, sha256: createHash("sha256").update(body).digest("hex") };
+async function standIn(name: string, version: string, binary: string, format: "tar.gz" | "zip"): Promise<{ file: string; sha256: string }> {
+  const script = [
+    "#!/bin/sh",
+    `# RUNBOOK TEST STAND-IN for ${name} ${version}: not ${name}. It logs who and what it is, then sleeps until stopped.`,
+    `echo "runbook stand-in ${name} ${version} started as $(id -un), pid $$, args: $*"`,
+    `trap 'echo "runbook stand-in ${name} ${version} stopping"; exit 0' TERM INT`,
+    "while :; do sleep 1; done",
+    "",
+  ].join("\n");
+  const file = `${name}-${version}.${format}`;
+  if (format === "zip") {
+    archives.set(`/${file}`, zipStored([{ name: binary, data: Buffer.from(script), mode: 0o755 }]));
+  } else {
+    const top = `${name}-${version}.linux-amd64`;
+    const dir = join(work, `${name}-${version}`, top);
+    mkdirSync(join(dir, binary.includes("/") ? binary.replace(/\/[^/]+$/, "") : ""), { recursive: true });
+    writeFileSync(join(dir, binary), script, { mode: 0o755 });
+    writeFileSync(join(dir, "README.stand-in"), `RUNBOOK TEST STAND-IN for ${name} ${version}\n`);
+    await run("tar", ["-czf", join(work, file), "-C", join(work, `${name}-${version}`), top]);
+    archives.set(`/${file}`, readFileSync(join(work, file)));
+  }
+  return { file, sha256: createHash("sha256").update(archives.get(`/${file}`)!).digest("hex") };
 }
 
 let server: Server | undefined;
@@ -130,11 +180,11 @@ async function pids(lab: Lab): Promise<Record<string, string>> {
 
 s("the test serves its stand-in archives over HTTP from this machine", async ({ lab }) => {
   REL = {
-    "loki@1.0.0": await standIn("loki", "1.0.0", "loki-linux-amd64"),
-    "loki@2.0.0": await standIn("loki", "2.0.0", "loki-linux-amd64"),
-    "alloy@1.0.0": await standIn("alloy", "1.0.0", "alloy-linux-amd64"),
-    "grafana@1.0.0": await standIn("grafana", "1.0.0", "bin/grafana"),
-    "grafana@1.1.0": await standIn("grafana", "1.1.0", "bin/grafana"),
+    "loki@1.0.0": await standIn("loki", "1.0.0", "loki-linux-amd64", "zip"),
+    "loki@2.0.0": await standIn("loki", "2.0.0", "loki-linux-amd64", "zip"),
+    "alloy@1.0.0": await standIn("alloy", "1.0.0", "alloy-linux-amd64", "zip"),
+    "grafana@1.0.0": await standIn("grafana", "1.0.0", "bin/grafana", "tar.gz"),
+    "grafana@1.1.0": await standIn("grafana", "1.1.0", "bin/grafana", "tar.gz"),
   };
   server = createServer((req, res) => {
     served.push(req.url ?? "");
@@ -143,13 +193,13 @@ s("the test serves its stand-in archives over HTTP from this machine", async ({ 
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { "content-type": "application/gzip", "content-length": body.length }).end(body);
+    res.writeHead(200, { "content-type": "application/octet-stream", "content-length": body.length }).end(body);
   });
   // On the lab's bridge address: the runner fetches from here (and a lab host could).
   await new Promise<void>((resolve) => server!.listen(0, lab.gateway, resolve));
   const addr = server.address();
   base = `http://${lab.gateway}:${typeof addr === "object" && addr ? addr.port : 0}`;
-  const res = await fetch(`${base}/loki-1.0.0.tar.gz`);
+  const res = await fetch(`${base}/loki-1.0.0.zip`);
   assert.is(res.status, 200);
 });
 
@@ -166,7 +216,8 @@ s("--check on fresh hosts changes nothing, says promtool is not installed yet, a
   const t1 = predicted("tnode1");
   assert.ok(t1.some((t) => /^package prometheus, prometheus-alertmanager/.test(t)), t1.join("\n"));
   // The runner fetched the archive in check mode too: its checksum is known good before the real run.
-  assert.ok(t1.some((t) => new RegExp(`^download loki 1\\.0\\.0: download ${base}/loki-1\\.0\\.0\\.tar\\.gz: create /opt/loki/\\.loki-1\\.0\\.0\\.tar\\.gz, \\d+ bytes, sha256 ${REL["loki@1.0.0"]!.sha256.slice(0, 12)}`).test(t)), t1.join("\n"));
+  assert.ok(t1.some((t) => new RegExp(`^download loki 1\\.0\\.0: download ${base}/loki-1\\.0\\.0\\.zip: create /opt/loki/\\.loki-1\\.0\\.0\\.zip, \\d+ bytes, sha256 ${REL["loki@1.0.0"]!.sha256.slice(0, 12)}`).test(t)), t1.join("\n"));
+  assert.ok(t1.some((t) => /^package unzip \(present\): install unzip$/.test(t)), t1.join("\n"));
   assert.ok(t1.some((t) => /^unpack loki 1\.0\.0 into \/opt\/loki\/loki-1\.0\.0/.test(t)), t1.join("\n"));
   assert.ok(t1.some((t) => t.startsWith("/opt/loki/current -> loki-1.0.0: link /opt/loki/current -> loki-1.0.0")), t1.join("\n"));
 });
@@ -203,7 +254,7 @@ s("the first run: every node exporter target is up in Prometheus, the failing ru
   // Datasource credentials: on the host in a 0640 file, in no output.
   assert.match(await out(lab, "tnode2", "stat -c '%a %U:%G' /etc/grafana/provisioning/datasources/runbook.yaml /etc/grafana/grafana.ini; grep -c datasource-pw-e2e-9Zk /etc/grafana/provisioning/datasources/runbook.yaml"), /^640 root:grafana\n640 root:grafana\n1\n$/);
   for (const pw of ["datasource-pw-e2e-9Zk", "admin-pw-e2e-7Hq"]) assert.not.ok(first.stdout.includes(pw) || first.stderr.includes(pw), `${pw} printed`);
-  assert.is(served.filter((u) => u === "/loki-1.0.0.tar.gz").length >= 1, true);
+  assert.is(served.filter((u) => u === "/loki-1.0.0.zip").length >= 1, true);
   console.log(`    (first run ${(ranMs / 1000).toFixed(1)} s)`);
 });
 
@@ -215,6 +266,8 @@ s("the second run changes nothing and restarts nothing", async ({ lab }) => {
   for (const [name, c] of Object.entries(recap(second.stdout))) assert.equal({ changed: c.changed, failed: c.failed }, { changed: 0, failed: 0 }, `${name}:\n${moved(second.stdout, name)}`);
   assert.equal(await pids(lab), before);
   assert.is(served.length, fetched, "nothing downloaded: the versions are in place");
+  const check = await play(lab, params(REL), ["--check"]);
+  for (const [name, c] of Object.entries(recap(check.stdout))) assert.equal({ changed: c.changed, failed: c.failed, unknown: c.unknown }, { changed: 0, failed: 0, unknown: 0 }, `${name}:\n${moved(check.stdout, name)}`);
 });
 
 s("a prometheus.yml promtool rejects never lands: the task fails with promtool's message, Prometheus keeps its pid and config", async ({ lab }) => {
