@@ -10,7 +10,9 @@
  * brings every node exporter target `up` in Prometheus' API and a rule that
  * always fires reaches Alertmanager's API; the second run changes nothing;
  * a prometheus.yml promtool rejects never lands and the running Prometheus
- * keeps its pid and its loaded config.
+ * keeps its pid and its loaded config; a valid change reloads it (SIGHUP,
+ * same pid); moved to the systemd host, Prometheus and Alertmanager run as
+ * the packages' units and do the same.
  *
  * Loki, Alloy and Grafana are RUNBOOK TEST STAND-INS, not the real
  * programs: the lab reaches no release server, so the test builds zip
@@ -345,6 +347,28 @@ s("a bad checksum is refused before anything is written; the old version keeps r
   assert.is(await out(lab, "tnode1", "readlink /opt/loki/current; ls -A /opt/loki"), "loki-1.0.0\ncurrent\nloki-1.0.0\n");
   assert.is((await pids(lab))["tnode1 loki"], before["tnode1 loki"]);
   assert.match(await out(lab, "tnode1", "/etc/init.d/loki status"), /loki is running/);
+});
+
+s("Prometheus and Alertmanager as systemd units: the server moved to tnode2 scrapes all three and gets the alert", async ({ lab }) => {
+  const vars = { ...params(REL, { grafana: "grafana@1.1.0" }), server: "tnode2", loki: { host: "tnode1", release: params(REL).loki.release } };
+  const r = await play(lab, vars);
+  assert.is(r.code, 0, r.stderr + moved(r.stdout));
+  assert.ok(changed(r.stdout, "tnode2").includes("tnode2 package prometheus, prometheus-alertmanager (present)"), changed(r.stdout, "tnode2").join("\n"));
+  assert.equal(changed(r.stdout).filter((t) => !t.startsWith("tnode2 ")), [], "nothing else moves");
+  assert.is(await out(lab, "tnode2", "systemctl is-active prometheus prometheus-alertmanager; systemctl is-enabled prometheus prometheus-alertmanager"), "active\nactive\nenabled\nenabled\n");
+  const at = (path: string) => fetch(`http://${lab.hosts[1]!.address}${path}`, { signal: AbortSignal.timeout(10_000) }).then((x) => x.json());
+  await poll(120, "tnode2's Prometheus: 3 node targets up", async () => {
+    const t = (await at(":9090/api/v1/targets")) as { data: { activeTargets: { labels: Record<string, string>; health: string }[] } };
+    const nodes = t.data.activeTargets.filter((x) => x.labels.job === "node" && x.health === "up");
+    return nodes.length === 3;
+  });
+  await poll(120, `${ALERT} in tnode2's Alertmanager`, async () => ((await at(":9093/api/v2/alerts")) as { labels: Record<string, string> }[]).some((x) => x.labels.alertname === ALERT));
+  // A changed file reloads through the unit (systemctl reload: ExecReload's SIGHUP); the pid stays.
+  const pid = await out(lab, "tnode2", "systemctl show -p MainPID --value prometheus");
+  const again = await play(lab, { ...vars, scrapeInterval: "3s" });
+  assert.equal(changed(again.stdout), ["tnode2 copy /etc/prometheus/prometheus.yml", "tnode2 service prometheus (reloaded)"]);
+  assert.is(await out(lab, "tnode2", "systemctl show -p MainPID --value prometheus"), pid);
+  await poll(60, "the new interval loaded", async () => /scrape_interval: 3s/.test(((await at(":9090/api/v1/status/config")) as { data: { yaml: string } }).data.yaml));
 });
 
 s.run();
