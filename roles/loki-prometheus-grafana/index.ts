@@ -228,6 +228,7 @@ export const lokiPrometheusGrafana = role({
     const names = p.rules.map((r) => r.alert);
     const dup = names.find((n, i) => names.indexOf(n) !== i);
     if (dup) return { field: "rules", message: `alert ${dup} is listed twice` };
+    if (p.alloy && !p.loki) return { field: "alloy", message: "Alloy ships logs to Loki: set `loki` too" };
     return undefined;
   },
   async run(h, p) {
@@ -259,8 +260,7 @@ export const lokiPrometheusGrafana = role({
     const lokiHost = p.loki ? (p.loki.host ?? server) : undefined;
     if (p.loki && h.name === lokiHost) await loki(h, p, p.loki);
     if (p.alloy && (p.alloy.hosts === undefined || (h.groups[p.alloy.hosts] ?? []).includes(h.name))) {
-      if (!p.loki) return h.fail("loki-prometheus-grafana: alloy ships logs to Loki: set `loki` too");
-      await alloy(h, p, p.alloy, `http://${await addressOf(lokiHost!)}:${p.loki.port}/loki/api/v1/push`);
+      await alloy(h, p, p.alloy, `http://${await addressOf(lokiHost!)}:${p.loki!.port}/loki/api/v1/push`);
     }
     if (p.grafana && h.name === (p.grafana.host ?? server)) {
       await grafana(h, p, p.grafana, {
@@ -302,7 +302,7 @@ async function prometheusServer(h: Host, p: LokiPrometheusGrafanaParams, c: Serv
   await h.package({ name: [PACKAGES.prometheus.name, ...(am.enabled ? [PACKAGES.alertmanager.name] : [])] });
   // promtool comes with the package: on a fresh host in check mode it is not there yet, and the files cannot be checked now.
   const promtool = await h.command("command -v promtool || true", { readOnly: true, title: "is promtool installed" });
-  if (!firstLine(promtool)) h.log("prometheus: promtool is not installed yet (the prometheus package is installed first): prometheus.yml and the rules are checked by promtool when they are written");
+  if (!firstLine(promtool)) h.warn("prometheus: promtool is not installed yet (the prometheus package is installed first): prometheus.yml and the rules are checked by promtool when they are written");
 
   await h.file({ path: RULES_DIR, state: "directory", mode: "0755" });
   await h.copy({ dest: RULES_YML, content: rulesYml(p.rules), mode: "0644", validate: PROMTOOL_RULES }, { notify: reloadProm });

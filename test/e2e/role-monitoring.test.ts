@@ -35,6 +35,7 @@ import * as assert from "uvu/assert";
 import { labSuite, ssh } from "../lab/fixture.ts";
 import type { Lab } from "../lab/lab.ts";
 import { run } from "../lab/sh.ts";
+import { alertmanagerYml, prometheusYml } from "../../roles/loki-prometheus-grafana/index.ts";
 import { events, poll, recap, results, runbook, stateDir, upperSnapshot } from "./harness.ts";
 
 const PLAYBOOK = "test/fixtures/playbooks/monitoring.ts";
@@ -297,6 +298,27 @@ s("a prometheus.yml promtool rejects never lands: the task fails with promtool's
   assert.match(`${f[0]!.reason}\n${f[0]!.stderr ?? ""}`, /promtool check rules[^]*FAILED[^]*parse error/);
   assert.is(await rules(), rulesBefore);
   assert.is(await out(lab, "tnode1", "cat /run/prometheus/prometheus.pid"), pid, "Prometheus not restarted");
+});
+
+s("the optional jobs (Incus with a client certificate, Ceph, FRR) and a webhook receiver pass the real promtool and amtool", async ({ lab }) => {
+  // Files made by the role's own functions, checked on tnode1 by the tools its package installed.
+  const prom = prometheusYml({
+    scrapeInterval: "15s",
+    evaluationInterval: "15s",
+    alertmanagers: ["localhost:9093"],
+    ruleFiles: ["/etc/prometheus/rules/*.yml"],
+    selfPort: 9090,
+    nodes: lab.hosts.map((h) => ({ name: h.name, address: h.address, port: 9100 })),
+    incus: { targets: lab.hosts.map((h) => ({ name: h.name, address: h.address, port: 8443 })), tls: { certFile: "/tmp/rbtest/incus.crt", keyFile: "/tmp/rbtest/incus.key", caFile: "/tmp/rbtest/ca.crt", serverName: "incus", insecureSkipVerify: false } },
+    ceph: [{ name: "tnode2", address: lab.hosts[1]!.address, port: 9283 }],
+    frr: lab.hosts.map((h) => ({ name: h.name, address: h.address, port: 9342 })),
+    extraScrapeConfigs: [],
+  });
+  const am = alertmanagerYml({ webhookUrls: ["http://10.50.0.9:8080/alerts"], groupWait: "30s", groupInterval: "5m", repeatInterval: "4h" });
+  const r = await ssh(lab, "tnode1", "mkdir -p /tmp/rbtest && cd /tmp/rbtest && touch incus.crt incus.key ca.crt && cat > p.yml && promtool check config p.yml", { input: prom });
+  assert.match(r.stdout, /SUCCESS: p\.yml is valid prometheus config file syntax/, r.stderr);
+  const a = await ssh(lab, "tnode1", "cat > /tmp/rbtest/am.yml && amtool check-config /tmp/rbtest/am.yml && rm -rf /tmp/rbtest", { input: am });
+  assert.match(a.stdout, /SUCCESS/, a.stderr);
 });
 
 s("a valid change to prometheus.yml reloads Prometheus (SIGHUP): same pid, the new config served", async ({ lab }) => {

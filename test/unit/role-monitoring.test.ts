@@ -55,6 +55,13 @@ test("monitoring: a release needs a pinned version and a sha256; never `latest`;
   assert.not.ok(lokiPrometheusGrafana.schema.safeParse({ rules: [{ alert: "has space", expr: "up" }] }).success);
 });
 
+test("monitoring: checks across fields: an alert listed twice; Alloy without Loki", () => {
+  const problem = (p: Record<string, unknown>) => lokiPrometheusGrafana.spec.validate!(params(p));
+  assert.equal(problem({ rules: [{ alert: "A", expr: "up" }, { alert: "A", expr: "up == 0" }] }), { field: "rules", message: "alert A is listed twice" });
+  assert.equal(problem({ alloy: { release: rel("1.5.1") } }), { field: "alloy", message: "Alloy ships logs to Loki: set `loki` too" });
+  assert.is(problem({ alloy: { release: rel("1.5.1") }, loki: { release: rel("3.3.2") } }), undefined);
+});
+
 test("monitoring: credentials are secrets", () => {
   const p = params({ grafana: { release: rel("11.4.0"), adminPassword: "pw", prometheusAuth: { user: "g", password: "pw2" } } });
   assert.ok(p.grafana!.adminPassword instanceof Secret);
