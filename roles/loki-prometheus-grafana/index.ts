@@ -100,8 +100,8 @@ export type Release = z.output<ReturnType<typeof release>>;
 const auth = z.strictObject({ user: z.string(), password: secretString() }).optional();
 
 const params = {
-  server: z.string().optional().describe("The inventory host that runs Prometheus and Alertmanager (and, by default, Loki and Grafana). Default: the play's first host."),
-  targets: group.optional().describe("The inventory group whose hosts' node exporters Prometheus scrapes. Default: the play's hosts."),
+  server: z.string().optional().describe("The inventory host that runs Prometheus and Alertmanager (and, by default, Loki and Grafana). Default: the play's first host (after --limit: name it when you limit)."),
+  targets: group.optional().describe("The inventory group whose hosts' node exporters Prometheus scrapes. Default: the play's hosts, after --limit: name the group when you limit, or prometheus.yml lists only the limited hosts."),
   nodeExporterPort: port.default(9100).describe("Port of the node exporters (Debian's default 9100)."),
   prometheusPort: port.default(9090).describe("Prometheus' port (Debian's default 9090)."),
   scrapeInterval: duration.default("15s").describe("How often Prometheus scrapes every target (global scrape_interval)."),

@@ -271,6 +271,11 @@ s("the second run changes nothing and restarts nothing", async ({ lab }) => {
   assert.is(served.length, fetched, "nothing downloaded: the versions are in place");
   const check = await play(lab, params(REL), ["--check"]);
   for (const [name, c] of Object.entries(recap(check.stdout))) assert.equal({ changed: c.changed, failed: c.failed, unknown: c.unknown }, { changed: 0, failed: 0, unknown: 0 }, `${name}:\n${moved(check.stdout, name)}`);
+  // Limited to the server with the group named: prometheus.yml still lists all three (nothing changes).
+  const limited = await play(lab, params(REL, { targets: "clusternode" }), ["--limit", "tnode1"]);
+  assert.is(limited.code, 0, moved(limited.stdout));
+  assert.equal([...new Set(results(limited.stdout).map((e) => e.host))], ["tnode1"], "tasks ran on tnode1 only (the others' facts were only read)");
+  for (const [name, c] of Object.entries(recap(limited.stdout))) assert.equal({ changed: c.changed, failed: c.failed }, { changed: 0, failed: 0 }, `${name}:\n${moved(limited.stdout, name)}`);
 });
 
 s("a prometheus.yml promtool rejects never lands: the task fails with promtool's message, Prometheus keeps its pid and config", async ({ lab }) => {
