@@ -23,3 +23,5 @@ export { incus } from "./incus/index.ts";
 export type { IncusParams } from "./incus/index.ts";
 export { linstor } from "./linstor/index.ts";
 export type { LinstorParams } from "./linstor/index.ts";
+export { lokiPrometheusGrafana } from "./loki-prometheus-grafana/index.ts";
+export type { LokiPrometheusGrafanaParams } from "./loki-prometheus-grafana/index.ts";

@@ -229,3 +229,24 @@ export function recap(stdout: string): Record<string, HostCounts> {
 export function stateDir(): string {
   return mkdtempSync(join(tmpdir(), "runbook-state-"));
 }
+
+/**
+ * Tries `fn` every second until it returns a truthy value (returned), for
+ * up to `seconds`; then fails naming `what` and the last answer or error.
+ * For conditions on real daemons: no fixed sleeps, generous timeouts.
+ */
+export async function poll<T>(seconds: number, what: string, fn: () => Promise<T | false | undefined>): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`${what}: not within ${seconds} s (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+}

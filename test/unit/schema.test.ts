@@ -107,7 +107,7 @@ test("runbook describe prints a role's or a playbook's JSON Schema; an unknown n
   assert.equal(Object.keys(JSON.parse(pb.stdout).properties), ["adminPassword", "channel", "site"]);
   const bad = await runbook(["describe", "ntpd"]);
   assert.is(bad.code, 1);
-  assert.match(bad.stderr, /no role or playbook file named "ntpd" \(roles: base-os, bridge-stp, ceph, cgroups2, frr, incus, linstor, ntp, ovn, sudo\)/);
+  assert.match(bad.stderr, /no role or playbook file named "ntpd" \(roles: base-os, bridge-stp, ceph, cgroups2, frr, incus, linstor, loki-prometheus-grafana, ntp, ovn, sudo\)/);
 });
 
 test.run();
