@@ -4,7 +4,9 @@
  * password on the terminal (or takes it from RUNBOOK_ADMIN_PASSWORD or
  * --admin-password-file); later starts use the users in the store.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
 import { isIP } from "node:net";
 import { parseArgs } from "node:util";
 import { EXIT, ExitError, InputError } from "../errors.ts";
@@ -27,7 +29,13 @@ const USAGE = `runbook serve [options]
                                 or RUNBOOK_ADMIN_PASSWORD; else asked on the terminal
       --admin-user NAME         the first admin's name (default admin)
       --secrets DIR             the named secret stores of schedules: DIR/NAME.yml, mode 0600
-                                (default: <state dir>/secrets)`;
+                                (default: <state dir>/secrets)
+      --keep-days N             retention: delete runs (index rows and log files) older than N days
+      --keep-runs N             retention: keep at most the newest N runs of each job
+                                (ad-hoc commands count as one job); a running run is never deleted
+      --config FILE             options as YAML, keys named as the long options (keep-days: 30);
+                                options given on the command line win
+                                (default: <state dir>/serve.yml when it exists)`;
 
 export const command: Command = {
   summary: "web UI: jobs, nodes, live logs and history in a browser",
@@ -36,7 +44,7 @@ export const command: Command = {
 };
 
 async function serve(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values: given } = parseArgs({
     args,
     options: {
       inventory: { type: "string", short: "i", multiple: true },
@@ -49,8 +57,13 @@ async function serve(args: string[]): Promise<number> {
       "admin-password-file": { type: "string" },
       "admin-user": { type: "string" },
       secrets: { type: "string" },
+      "keep-days": { type: "string" },
+      "keep-runs": { type: "string" },
+      config: { type: "string" },
     },
   });
+  const values = { ...readConfig(given.config ?? join(stateDir(), "serve.yml"), !!given.config), ...given };
+  const retention = { keepDays: count(values["keep-days"], "--keep-days"), keepRuns: count(values["keep-runs"], "--keep-runs") };
   const listen = values.listen ?? "127.0.0.1";
   const port = Number(values.port ?? 4440);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port must be 0-65535, got ${values.port}`);
@@ -62,13 +75,14 @@ async function serve(args: string[]): Promise<number> {
   const { hashPassword } = await import("../serve/auth.ts");
   const { serve: listenOn } = await import("@hono/node-server");
   const dir = stateDir();
-  const { app, store, active, scheduler } = createApp({
+  const { app, store, active, scheduler, prune } = createApp({
     stateDir: dir,
     inventory: values.inventory?.length ? values.inventory : ["inventory"],
     playbooksDir: values.playbooks ?? "playbooks",
     sshConfig: values["ssh-config"],
     secureCookie: !!values["secure-cookie"],
     secretsDir: values.secrets,
+    retention,
   });
 
   if (store.users().length === 0) {
@@ -79,6 +93,14 @@ async function serve(args: string[]): Promise<number> {
     console.log(`runbook serve: created the admin user ${name}`);
   }
   store.refresh();
+  // Retention at start, then every hour (RUNBOOK_SERVE_PRUNE_MS: sooner, for tests).
+  const pruneNow = () => {
+    const gone = prune();
+    if (gone.length) console.log(`runbook serve: retention: deleted ${gone.length} run(s) and their logs (${describeRetention(retention)})`);
+  };
+  pruneNow();
+  const pruning = setInterval(pruneNow, Number(process.env.RUNBOOK_SERVE_PRUNE_MS) || 3_600_000);
+  pruning.unref();
 
   const server = listenOn({ fetch: app.fetch, hostname: listen, port });
   await new Promise<void>((resolve, reject) => {
@@ -98,6 +120,7 @@ async function serve(args: string[]): Promise<number> {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
       const runs = [...active.running];
+      clearInterval(pruning);
       if (stopping) {
         scheduler.stop();
         for (const r of runs) r.abort(signal);
@@ -121,6 +144,37 @@ async function serve(args: string[]): Promise<number> {
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
   });
+}
+
+/** The options of a YAML config file (keys as the long options); `{}` when an optional one is absent. */
+function readConfig(file: string, required: boolean): Record<string, string | boolean | string[]> {
+  if (!existsSync(file)) {
+    if (required) throw new InputError(`--config ${file}: no such file`);
+    return {};
+  }
+  const data = parse(readFileSync(file, "utf8")) as unknown;
+  if (data == null) return {};
+  if (typeof data !== "object" || Array.isArray(data)) throw new InputError(`${file}: expected a map of options (keep-days: 30)`);
+  const out: Record<string, string | boolean | string[]> = {};
+  for (const [k, v] of Object.entries(data)) {
+    if (!CONFIG_KEYS.includes(k)) throw new InputError(`${file}: unknown option ${k} (one of ${CONFIG_KEYS.join(", ")})`);
+    out[k] = k === "inventory" ? [v].flat().map(String) : typeof v === "boolean" ? v : String(v);
+  }
+  return out;
+}
+
+const CONFIG_KEYS = ["inventory", "playbooks", "ssh-config", "listen", "port", "allow-remote", "secure-cookie", "admin-user", "admin-password-file", "secrets", "keep-days", "keep-runs"];
+
+/** A positive whole number option, or undefined when not given. */
+function count(v: unknown, name: string): number | undefined {
+  if (v === undefined || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InputError(`${name} must be a whole number of 1 or more, got ${String(v)}`);
+  return n;
+}
+
+function describeRetention(r: { keepDays?: number; keepRuns?: number }): string {
+  return [r.keepDays && `older than ${r.keepDays} days`, r.keepRuns && `beyond the newest ${r.keepRuns} per job`].filter(Boolean).join(", or ");
 }
 
 function isLoopback(addr: string): boolean {

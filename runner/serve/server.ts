@@ -35,7 +35,7 @@ import { groupOutputs, startAdhoc, type HostOutcome } from "../adhoc.ts";
 import { checkSshConfigs } from "../cli/common.ts";
 import type { RunResult } from "../connection/types.ts";
 import { foldNodeset } from "../nodeset.ts";
-import { ROLES, STATUSES, Store, readFrom, runStatus, type Role } from "./store.ts";
+import { ROLES, STATUSES, Store, readFrom, runStatus, type RetentionPolicy, type Role } from "./store.ts";
 
 export interface ServeOptions {
   stateDir: string;
@@ -46,6 +46,8 @@ export interface ServeOptions {
   secureCookie?: boolean;
   /** Where the named secret stores of schedules are (default `<state>/secrets`). */
   secretsDir?: string;
+  /** How long runs are kept (none: all). */
+  retention?: RetentionPolicy;
 }
 
 /** Runs this server started: `all` while they run and a minute after (their streams replay from memory), `running` until they end. */
@@ -494,7 +496,7 @@ export function createApp(opts: ServeOptions) {
     const at = (p: number) => (search.set("page", String(p)), `?${search}`);
     return { runs: rows.slice(0, PAGE), page, newer: page > 1 ? at(page - 1) : undefined, older: rows.length > PAGE ? at(page + 1) : undefined };
   };
-  app.get("/history", (c) => render(c, "history.njk", { ...historyPage(c), filter: historyFilter(c), choices: store.choices(), statuses: STATUSES, query: new URL(c.req.url).search }));
+  app.get("/history", (c) => render(c, "history.njk", { ...historyPage(c), filter: historyFilter(c), choices: store.choices(), statuses: STATUSES, query: new URL(c.req.url).search, retention: opts.retention }));
   app.get("/history/rows", (c) => render(c, "history-rows.njk", historyPage(c)));
 
   // ---- users ----------------------------------------------------------------
@@ -518,7 +520,10 @@ export function createApp(opts: ServeOptions) {
     return c.text("internal error (see the server's log)", 500);
   });
 
-  return { app, store, active, scheduler };
+  /** Applies the retention settings (at start and periodically); never to a run this server is running. */
+  const prune = (): string[] => (opts.retention ? store.prune(opts.retention, new Set(active.all.keys())) : []);
+
+  return { app, store, active, scheduler, prune };
 }
 
 /** Waits for changes to a file: `next(ms)` resolves on the next change, or after `ms`. */

@@ -85,6 +85,12 @@ export interface RunFilter {
   offset?: number;
 }
 
+/** How long runs are kept: days, and runs per job (either, both, or neither: keep everything). */
+export interface RetentionPolicy {
+  keepDays?: number;
+  keepRuns?: number;
+}
+
 export type Role = "admin" | "operator" | "viewer";
 export const ROLES: readonly Role[] = ["admin", "operator", "viewer"];
 
@@ -329,6 +335,33 @@ export class Store {
     const r = this.db.get("select pid, pid_start from runs where run_id = ?", [runId]);
     const start = { pid: r?.pid ?? undefined, pidStart: r?.pid_start ?? undefined } as RunSummary["start"];
     if (runState(start, undefined) === "crashed") this.db.run("update runs set state = 'crashed', status = 'crashed' where run_id = ?", [runId]);
+  }
+
+  /**
+   * Retention: deletes the runs older than `keepDays` days and those beyond
+   * the newest `keepRuns` of each job (ad-hoc commands count as one job),
+   * their history files and their rows (index, hosts, options). A run still
+   * going is never deleted (nor counted out: it is among the newest), nor
+   * one in `keep` (runs this server is running, even before the index has
+   * seen them). The index is brought up to date first, so what is deleted
+   * is what `runbook history` would list. Returns the deleted run ids.
+   */
+  prune(p: RetentionPolicy, keep: ReadonlySet<string> = new Set(), now = Date.now()): string[] {
+    if (!p.keepDays && !p.keepRuns) return [];
+    this.refresh();
+    const cutoff = p.keepDays ? new Date(now - p.keepDays * 86_400_000).toISOString() : "";
+    const rows = this.db.all(
+      `select run_id, time, status, row_number() over (partition by case when adhoc then '' else playbook end order by time desc) as n from runs`,
+    );
+    const doomed = rows
+      .filter((r) => r.status !== "running" && !keep.has(r.run_id as string))
+      .filter((r) => (p.keepDays && (r.time as string) < cutoff) || (p.keepRuns && (r.n as number) > p.keepRuns!))
+      .map((r) => r.run_id as string);
+    this.#batch(doomed, (runId) => {
+      rmSync(join(this.#runs, `${runId}.jsonl`), { force: true });
+      this.#forget(runId);
+    });
+    return doomed;
   }
 
   /** Runs newest first, filtered. */

@@ -16,7 +16,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "puppeteer-core";
@@ -41,7 +41,7 @@ function startServer(args: string[], env: NodeJS.ProcessEnv): Promise<{ url: str
     const timer = setTimeout(() => reject(new Error(`runbook serve did not start:\n${out}`)), 60_000);
     const onData = (d: Buffer) => {
       out += d;
-      const m = /runbook serve: (http:\/\/\S+?)\/? /.exec(out);
+      const m = /runbook serve: (https?:\/\/\S+?)\/? /.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve({ url: m[1]!, child, output: () => out });
@@ -535,6 +535,99 @@ s("serve: API tokens (hashed at rest, shown once) start a run and read its statu
     await browser?.close();
     server.child.kill("SIGTERM");
     await exited(server.child);
+  }
+});
+
+/** Logs in over plain HTTP (no browser): the session cookie, for GETs. */
+async function httpLogin(url: string, user: string, password: string): Promise<string> {
+  const form = await fetch(`${url}/login`);
+  const loginCookie = (form.headers.get("set-cookie") ?? "").split(";")[0]!;
+  const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+  const r = await fetch(`${url}/login`, { method: "POST", redirect: "manual", headers: { cookie: loginCookie }, body: new URLSearchParams({ _csrf: token, user, password }) });
+  assert.is(r.status, 303, `${user} logs in`);
+  return r.headers.getSetCookie().map((c) => c.split(";")[0]!).find((c) => c.startsWith("rb_session="))!;
+}
+
+/** A history file as `runbook play` writes one: start, play, maybe an end; `pid` alive keeps it running. */
+function fakeRun(state: string, o: { id: string; time: Date; playbook: string; adhoc?: boolean; host: string; end: boolean; pid?: number; pidStart?: string }): void {
+  const e = (seq: number, ev: Record<string, unknown>) => JSON.stringify({ ...ev, runId: o.id, seq, time: new Date(o.time.getTime() + seq).toISOString() }) + "\n";
+  const recap = { [o.host]: { ok: 1, changed: 0, failed: 0, skipped: 0, unreachable: 0, unknown: 0, time: 3 } };
+  writeFileSync(
+    join(state, "runs", `${o.id}.jsonl`),
+    e(1, { type: "run.start", playbook: o.playbook, adhoc: o.adhoc, user: "tester", check: false, diff: false, pid: o.pid ?? 4194305, pidStart: o.pidStart }) +
+      e(2, { type: "play.start", play: "p", hosts: [o.host], check: false }) +
+      (o.end ? e(3, { type: "run.end", recap, exitCode: 0, ms: 3 }) : ""),
+    { mode: 0o600 },
+  );
+}
+
+/** Run ids a runbook history --json lists. */
+async function cliHistory(state: string): Promise<string[]> {
+  const r = await runbook(["history", "--json", "-n", "1000"], { env: { RUNBOOK_STATE_DIR: state } });
+  return r.stdout.split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { runId: string }).runId).sort();
+}
+
+s("serve: retention deletes old runs and those beyond N per job (rows and logs), never a running one; runbook history agrees", async ({ lab }) => {
+  const state = mkdtempSync(join(tmpdir(), "rb-serve-retention-"));
+  const [t1] = lab.hosts.map((h) => h.name) as [string];
+  // A real run on a lab host, recent: kept.
+  await gate(lab, true);
+  const real = await runbook(["play", "test/fixtures/serve/deploy.ts", "-i", lab.inventory, "-l", t1], { env: { RUNBOOK_STATE_DIR: state, RUNBOOK_VAR_token: "retention-token" } });
+  assert.is(real.code, 0, real.stderr);
+  const [realRun] = readdirSync(join(state, "runs")).map((f) => f.replace(/\.jsonl$/, ""));
+  // Generated history: old runs of one job, many recent runs of another, ad-hoc commands, and an old run still going.
+  const day = 86_400_000;
+  const now = Date.now();
+  const id = (t: number, tag: string) => `${new Date(t).toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)}-${tag}`;
+  const old = [40, 41, 50].map((d, i) => ({ id: id(now - d * day, `a00${i}`), time: new Date(now - d * day), playbook: "playbooks/old.ts", host: t1, end: true }));
+  const many = [1, 2, 3, 4, 5].map((h, i) => ({ id: id(now - h * 3_600_000, `b00${i}`), time: new Date(now - h * 3_600_000), playbook: "playbooks/many.ts", host: t1, end: true }));
+  const adhoc = [1, 2, 3].map((m, i) => ({ id: id(now - m * 60_000, `c00${i}`), time: new Date(now - m * 60_000), playbook: `run all -- echo ${i}`, adhoc: true, host: t1, end: true }));
+  const sleeper = spawn("sleep", ["600"], { stdio: "ignore" });
+  const pidStart = readFileSync(`/proc/${sleeper.pid}/stat`, "utf8").split(") ")[1]!.split(" ")[19];
+  const going = { id: id(now - 60 * day, "d000"), time: new Date(now - 60 * day), playbook: "playbooks/old.ts", host: t1, end: false, pid: sleeper.pid, pidStart };
+  for (const r of [...old, ...many, ...adhoc, going]) fakeRun(state, r);
+  const config = join(state, "serve.yml");
+  writeFileSync(config, "keep-days: 30\nkeep-runs: 2\n");
+  const kept = [realRun!, ...many.slice(0, 2).map((r) => r.id), ...adhoc.slice(0, 2).map((r) => r.id), going.id].sort();
+
+  const server = await startServer(["-i", lab.inventory, "--playbooks", "test/fixtures/serve", "--config", config], { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "admin-pass-1", RUNBOOK_SERVE_PRUNE_MS: "300" });
+  const files = () => readdirSync(join(state, "runs")).map((f) => f.replace(/\.jsonl$/, "")).sort();
+  try {
+    // Applied at start, before the server listens: 3 old, 3 beyond 2 of many.ts, 1 beyond 2 ad-hoc; the old running run stays.
+    assert.match(server.output(), /retention: deleted 7 run\(s\)/);
+    assert.equal(files(), kept);
+    assert.equal(await cliHistory(state), kept, "runbook history lists what the UI keeps");
+    const cookie = await httpLogin(server.url, "admin", "admin-pass-1");
+    const page = await (await fetch(`${server.url}/history`, { headers: { cookie } })).text();
+    assert.equal([...page.matchAll(/data-run="([^"]+)"/g)].map((m) => m[1]).sort(), kept);
+    assert.match(page, /Runs are kept 30 days, and at most 2 per job/);
+
+    // Periodically: the old run ends (now it may go), and a new run of many.ts pushes out the oldest kept one.
+    appendFileSync(join(state, "runs", `${going.id}.jsonl`), JSON.stringify({ type: "run.end", runId: going.id, seq: 9, time: new Date(now - 60 * day + 9).toISOString(), recap: {}, exitCode: 0, ms: 9 }) + "\n");
+    sleeper.kill();
+    const newer = { id: id(now, "b009"), time: new Date(now), playbook: "playbooks/many.ts", host: t1, end: true };
+    fakeRun(state, newer);
+    const after = [realRun!, newer.id, many[0]!.id, ...adhoc.slice(0, 2).map((r) => r.id)].sort();
+    for (let i = 0; i < 400 && files().join() !== after.join(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(files(), after);
+    assert.equal(await cliHistory(state), after);
+    const page2 = await (await fetch(`${server.url}/history`, { headers: { cookie } })).text();
+    assert.equal([...page2.matchAll(/data-run="([^"]+)"/g)].map((m) => m[1]).sort(), after);
+  } finally {
+    sleeper.kill();
+    server.child.kill("SIGTERM");
+    await exited(server.child);
+  }
+  // The database's rows agree (read once the server let go of it).
+  const { default: sqlite } = await import("node-sqlite3-wasm");
+  const db = new sqlite.Database(join(state, "serve.db"), { readOnly: true });
+  try {
+    const ids = (sql: string) => db.all(sql).map((r) => r.run_id as string).sort();
+    const now2 = files();
+    assert.equal(ids("select run_id from runs"), now2);
+    assert.equal([...new Set(ids("select run_id from run_hosts"))], now2);
+  } finally {
+    db.close();
   }
 });
 
