@@ -72,6 +72,7 @@ export function createApp(opts: ServeOptions) {
   const active: Active = { all: new Map(), running: new Set() };
   const views = new nunjucks.Environment(new nunjucks.FileSystemLoader(join(HERE, "views")), { autoescape: true, throwOnUndefined: false });
   views.addFilter("dur", (ms: number | null | undefined) => (ms == null ? "" : ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60_000)} min`));
+  views.addFilter("uptime", (s: number) => (s < 3600 ? `${Math.round(s / 60)} min` : s < 86_400 ? `${(s / 3600).toFixed(1)} h` : `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`));
   views.addFilter("when", (iso: string) => iso.slice(0, 19).replace("T", " "));
   const statics = {
     "style.css": { type: "text/css; charset=utf-8", body: readFileSync(join(HERE, "static", "style.css")) },
@@ -217,7 +218,9 @@ export function createApp(opts: ServeOptions) {
         error = (err as Error).message;
       }
     }
-    const nodes = names.map((n) => nodeView(inv, n));
+    store.refresh();
+    const facts = store.facts();
+    const nodes = names.map((n) => ({ ...nodeView(inv, n), facts: facts.get(n) }));
     const groups = [...inv.groups.values()].filter((g) => g.name !== "all").map((g) => ({ name: g.name, hosts: g.hosts, children: g.children, vars: maskVars(g.vars) }));
     return render(c, "nodes.njk", { nodes, groups, pattern, error });
   });

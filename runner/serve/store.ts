@@ -20,7 +20,7 @@ import { existsSync, mkdirSync, openSync, readSync, closeSync, readdirSync, read
 import { dirname, join } from "node:path";
 import { InputError } from "../errors.ts";
 import sqlite from "node-sqlite3-wasm";
-import type { HostCounts, StampedEvent } from "../events.ts";
+import type { FactsSummary, HostCounts, StampedEvent } from "../events.ts";
 import { processStartTime, runnerAlive, runsDir, runState, type RunState, type RunSummary } from "../history.ts";
 
 /**
@@ -118,7 +118,7 @@ export interface UserRow {
  * Every filter of the history page has an index that ends in the start
  * time, so a page is an index range read in order, never a sort.
  */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 const SCHEMA = `
 create table if not exists runs (
   run_id text primary key,
@@ -152,6 +152,12 @@ create table if not exists run_hosts (
   primary key (host, time desc, run_id)
 ) without rowid;
 create index if not exists run_hosts_run on run_hosts (run_id);
+create table if not exists host_facts (
+  host text primary key,
+  time text not null,
+  run_id text not null,
+  facts text not null
+);
 create table if not exists run_options (
   run_id text primary key,
   kind text not null,
@@ -199,7 +205,7 @@ export class Store {
     // dir is refused instead of sharing it.
     this.db.exec("pragma locking_mode = exclusive");
     if ((this.db.get("pragma user_version")?.user_version ?? 0) !== SCHEMA_VERSION) {
-      this.db.exec(`drop table if exists run_hosts; drop table if exists runs; pragma user_version = ${SCHEMA_VERSION};`);
+      this.db.exec(`drop table if exists run_hosts; drop table if exists runs; drop table if exists host_facts; pragma user_version = ${SCHEMA_VERSION};`);
     }
     this.db.exec(SCHEMA);
     this.#runs = runsDir(stateDir);
@@ -319,6 +325,15 @@ export class Store {
     );
     this.db.run("delete from run_hosts where run_id = ?", [runId]);
     for (const h of hosts) this.db.run("insert into run_hosts (host, time, run_id) values (?, ?, ?)", [h, start.time, runId]);
+    // The last known facts of each host: the newest gathering of any run (kept when the run is deleted).
+    for (const e of events) {
+      if (e.type !== "host.facts") continue;
+      this.db.run(
+        `insert into host_facts (host, time, run_id, facts) values (?, ?, ?, ?)
+         on conflict (host) do update set time = excluded.time, run_id = excluded.run_id, facts = excluded.facts where excluded.time >= host_facts.time`,
+        [e.host, e.time, runId, JSON.stringify(e.facts)],
+      );
+    }
     this.#choices?.hosts.add(hosts);
     this.#choices?.users.add([start.user]);
     if (!start.adhoc) this.#choices?.jobs.add([start.playbook]);
@@ -381,6 +396,11 @@ export class Store {
     }
     const sql = `select r.* from ${from} ${where.length ? `where ${where.join(" and ")}` : ""} order by ${f.host ? "h.time" : "r.time"} desc limit ? offset ?`;
     return this.db.all(sql, [...args, f.limit ?? 200, f.offset ?? 0]).map(toRow);
+  }
+
+  /** The last known facts of hosts (from the newest run that gathered them), by host name. */
+  facts(): Map<string, { time: string; runId: string; facts: FactsSummary }> {
+    return new Map(this.db.all("select host, time, run_id, facts from host_facts").map((r) => [r.host as string, { time: r.time as string, runId: r.run_id as string, facts: JSON.parse(r.facts as string) as FactsSummary }]));
   }
 
   run(runId: string): RunRow | undefined {

@@ -631,4 +631,46 @@ s("serve: retention deletes old runs and those beyond N per job (rows and logs),
   }
 });
 
+s("serve: the Nodes page shows each node's last known facts (the newest run that gathered them), filtered with --limit patterns", async ({ lab }) => {
+  const chromium = await ensureChromium((l) => console.error(l));
+  assert.ok(chromium, "chromium is installed (apt-get install chromium)");
+  const state = mkdtempSync(join(tmpdir(), "rb-serve-facts-"));
+  const [t1, t2] = lab.hosts.map((h) => h.name) as [string, string];
+  const gather = (limit: string) => runbook(["play", "test/fixtures/playbooks/gather.ts", "-i", lab.inventory, "-l", limit], { env: { RUNBOOK_STATE_DIR: state } });
+  const server = await startServer(["-i", lab.inventory, "--playbooks", "test/fixtures/serve"], { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "admin-pass-1" });
+  let browser: Browser | undefined;
+  try {
+    browser = await launch(chromium!);
+    const page = await adminPage(browser, server.url);
+    await page.goto(`${server.url}/nodes`);
+    assert.match(await page.$eval(`[data-facts="${t1}"]`, (e) => e.textContent ?? ""), /none yet/);
+    // A run on both hosts, then one on t1 only: t1's facts come from the second, t2's from the first.
+    assert.is((await gather("all")).code, 0);
+    const first = readdirSync(join(state, "runs")).map((f) => f.replace(/\.jsonl$/, ""));
+    assert.is((await gather(t1)).code, 0);
+    const second = readdirSync(join(state, "runs")).map((f) => f.replace(/\.jsonl$/, "")).find((r) => !first.includes(r))!;
+    await page.goto(`${server.url}/nodes`);
+    await page.$$eval("td.facts details", (ds) => ds.forEach((d) => ((d as HTMLDetailsElement).open = true)));
+    for (const [h, run] of [[t1, second], [t2, first[0]]] as const) {
+      const cell = await page.$eval(`[data-facts="${h}"]`, (e) => e.textContent?.replace(/\s+/g, " ") ?? "");
+      const os = (await ssh(lab, h, ". /etc/os-release; echo $PRETTY_NAME")).stdout.trim();
+      const kernel = (await ssh(lab, h, "uname -r")).stdout.trim();
+      const addr = lab.hosts.find((x) => x.name === h)!.address;
+      assert.ok(cell.includes(os), `${h}: ${os} in ${cell}`);
+      assert.ok(cell.includes(kernel), `${h}: kernel ${kernel}`);
+      assert.ok(cell.includes(`${addr}/`), `${h}: address ${addr}`);
+      assert.ok(cell.includes(run!), `${h}: from run ${run}`);
+    }
+    await shot(page, "nodes-facts");
+    // The pattern filter (the --limit syntax) keeps the facts with their node.
+    await page.goto(`${server.url}/nodes?pattern=${encodeURIComponent(`all:!${t1}`)}`);
+    assert.equal(await page.$$eval("tr.node", (rows) => rows.map((r) => (r as HTMLElement).dataset.node)), [t2]);
+    assert.match(await page.$eval(`[data-facts="${t2}"]`, (e) => e.textContent ?? ""), new RegExp(first[0]!));
+  } finally {
+    await browser?.close();
+    server.child.kill("SIGTERM");
+    await exited(server.child);
+  }
+});
+
 s.run();
