@@ -30,7 +30,7 @@ import { hostVars } from "../vars.ts";
 import { CAN, LoginLimiter, Sessions, hashPassword, newToken, sameToken, verifyPassword, type Session } from "./auth.ts";
 import { Jobs, type JobDetail } from "./jobs.ts";
 import { Scheduler, cronProblem, readSecretStore } from "./schedules.ts";
-import { runView, type HostView } from "./runview.ts";
+import { LOG, logView, runView, taskLines, type HostView } from "./runview.ts";
 import { groupOutputs, startAdhoc, type HostOutcome } from "../adhoc.ts";
 import { checkSshConfigs } from "../cli/common.ts";
 import type { RunResult } from "../connection/types.ts";
@@ -433,10 +433,36 @@ export function createApp(opts: ServeOptions) {
     const diffs = view.hosts.flatMap((h) => h.tasks.filter((t) => t.diffs.length).map((t) => ({ host: h.name, task: t.task, diffs: t.diffs })));
     const stoppable = active.all.has(runId) && view.state === "running" && CAN.run(c.get("session").role);
     // An ad-hoc command's output grouped by identical result, as `runbook run` prints it.
-    const groups = view.start?.adhoc && view.end ? groupOutputs(view.hosts.map((h) => h.name), (name) => adhocOutcome(view.hosts.find((h) => h.name === name)!)).map((g) => ({ ...g, title: foldNodeset(g.hosts) })) : [];
+    // (A long one shows its last lines; the whole is on the first host's output pages.)
+    const groups = view.start?.adhoc && view.end
+      ? groupOutputs(view.hosts.map((h) => h.name), (name) => adhocOutcome(view.hosts.find((h) => h.name === name)!)).map((g) => {
+          const lines = g.out.replace(/\n$/, "").split("\n");
+          const earlier = Math.max(0, lines.length - LOG.tail);
+          return { ...g, title: foldNodeset(g.hosts), out: earlier ? lines.slice(earlier).join("\n") : g.out, earlier, seq: view.hosts.find((h) => h.name === g.hosts[0])?.tasks[0]?.seq };
+        })
+      : [];
     const again = store.options(runId);
     const rerun = !CAN.run(c.get("session").role) || !again ? undefined : again.kind === "adhoc" ? `/commands?rerun=${runId}` : `/jobs/${(again.options as JobOptions).job}?rerun=${runId}`;
-    return render(c, "run.njk", { run: view, diffs, status: view.start ? runStatus({ state: view.state, exitCode: view.end?.exitCode ?? null }) : "crashed", stoppable, groups, rerun });
+    const log = logView(view, c.req.query("host"));
+    return render(c, "run.njk", { run: view, log, diffs, status: view.start ? runStatus({ state: view.state, exitCode: view.end?.exitCode ?? null }) : "crashed", stoppable, groups, rerun });
+  });
+
+  // A task's whole output, paged (the run page shows the last lines of a long one).
+  app.get("/runs/:id/output/:seq", (c) => {
+    const runId = c.req.param("id");
+    const events = loadEvents(runId);
+    if (!events) return c.notFound();
+    const view = runView(runId, events);
+    const seq = Number(c.req.param("seq"));
+    const host = view.hosts.find((h) => h.tasks.some((t) => t.seq === seq));
+    const task = host?.tasks.find((t) => t.seq === seq);
+    if (!host || !task) return c.notFound();
+    const lines = taskLines(task);
+    const pages = Math.max(1, Math.ceil(lines.length / LOG.page));
+    const asked = c.req.query("page");
+    const page = asked === "last" ? pages : Math.min(pages, Math.max(1, Math.floor(Number(asked ?? 1)) || 1));
+    const first = (page - 1) * LOG.page;
+    return render(c, "output.njk", { run: view, host: host.name, task, lines: lines.slice(first, first + LOG.page), first: first + 1, total: lines.length, page, pages, big: logView(view).big });
   });
 
   app.post("/runs/:id/stop", (c) => {

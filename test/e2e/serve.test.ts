@@ -70,9 +70,9 @@ function recordResponses(page: Page, into: string[]): void {
   });
 }
 
-async function shot(page: Page, name: string): Promise<void> {
+async function shot(page: Page, name: string, fullPage = true): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
 }
 
 async function login(page: Page, url: string, user: string, password: string): Promise<void> {
@@ -666,6 +666,68 @@ s("serve: the Nodes page shows each node's last known facts (the newest run that
     await page.goto(`${server.url}/nodes?pattern=${encodeURIComponent(`all:!${t1}`)}`);
     assert.equal(await page.$$eval("tr.node", (rows) => rows.map((r) => (r as HTMLElement).dataset.node)), [t2]);
     assert.match(await page.$eval(`[data-facts="${t2}"]`, (e) => e.textContent ?? ""), new RegExp(first[0]!));
+  } finally {
+    await browser?.close();
+    server.child.kill("SIGTERM");
+    await exited(server.child);
+  }
+});
+
+s("serve: a 50,000-line log stays usable: per-host pages, failures linked, each task's last lines, every line reachable on paged output", async ({ lab }) => {
+  const chromium = await ensureChromium((l) => console.error(l));
+  assert.ok(chromium, "chromium is installed (apt-get install chromium)");
+  const state = mkdtempSync(join(tmpdir(), "rb-serve-biglog-"));
+  const [t1, t2] = lab.hosts.map((h) => h.name) as [string, string];
+  // A real run: 25,000 lines on each host, and t2 fails at the very end.
+  const play = await runbook(["play", "test/fixtures/playbooks/biglog.ts", "-i", lab.inventory], { env: { RUNBOOK_STATE_DIR: state, RUNBOOK_VAR_failOn: t2 } });
+  assert.is(play.code, 2, play.stderr);
+  const [runId] = readdirSync(join(state, "runs")).map((f) => f.replace(/\.jsonl$/, ""));
+  const server = await startServer(["-i", lab.inventory, "--playbooks", "test/fixtures/serve"], { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "admin-pass-1" });
+  let browser: Browser | undefined;
+  try {
+    browser = await launch(chromium!);
+    const page = await adminPage(browser, server.url);
+    const res = await page.goto(`${server.url}/runs/${runId}`);
+    const html = await res!.text();
+    assert.ok(html.length < 200_000, `the run page is ${html.length} bytes`);
+    assert.match(await page.$eval("#log-big", (e) => e.textContent ?? ""), /50001 lines/);
+    assert.is((await page.$$("#log li.task")).length, 0, "no host's log is on the page itself");
+    assert.equal(await page.$$eval("#log details.collapsed", (ds) => ds.map((d) => (d as HTMLElement).dataset.host)), [t1, t2]);
+    assert.equal(await page.$$eval("#failures li", (ls) => ls.map((l) => (l as HTMLElement).dataset.failedHost)), [t2]);
+    await shot(page, "run-big");
+
+    // The failure links to the failing host's own log, at its failed task, ending with why.
+    await Promise.all([page.waitForNavigation(), page.click("#failures a")]);
+    assert.match(page.url(), new RegExp(`\\?host=${t2}#task-\\d+$`));
+    assert.equal(await page.$$eval("#log details.hostlog", (ds) => ds.map((d) => (d as HTMLElement).dataset.host)), [t2]);
+    const anchor = new URL(page.url()).hash;
+    const failed = await page.$eval(`${anchor}`, (li) => ({ status: li.querySelector(".badge")?.textContent, earlier: li.querySelector("p.earlier")?.textContent ?? "", lines: (li.querySelector("pre.out")?.textContent ?? "").split("\n").filter(Boolean) }));
+    assert.is(failed.status, "failed");
+    assert.is(failed.lines.length, 200, "the last 200 lines");
+    assert.is(failed.lines.at(-1), `FATAL ${t2}: disk full at the end`);
+    assert.is(failed.lines.at(-2), `${t2} line 25000`);
+    assert.match(failed.earlier, /24801 earlier lines/);
+    await shot(page, "run-big-host");
+
+    // Every line is reachable: the task's output, paged by 1,000, numbered.
+    await Promise.all([page.waitForNavigation(), page.click(`${anchor} p.earlier a`)]);
+    assert.match(await page.$eval(".meta", (e) => e.textContent ?? ""), /lines 1–1000 of 25001/);
+    await Promise.all([page.waitForNavigation(), page.click(".pager .pages a[href='?page=13']")]);
+    const line = await page.$$eval(
+      "#lines li",
+      (ls, want) => ({ number: Number((ls[0]!.parentElement as HTMLOListElement).start) + ls.findIndex((l) => l.textContent === want), count: ls.length }),
+      `${t2} line 12345`,
+    );
+    assert.equal(line, { number: 12345, count: 1000 });
+    await shot(page, "run-output-page", false);
+    await page.goto(`${server.url}/runs/${runId}/output/${anchor.slice("#task-".length)}?page=last`);
+    assert.equal(await page.$$eval("#lines li", (ls) => ls.length), 1);
+    assert.is(await page.$eval("#lines li", (l) => l.textContent), `FATAL ${t2}: disk full at the end`);
+    // The healthy host's log is one click away too.
+    await page.goto(`${server.url}/runs/${runId}`);
+    await Promise.all([page.waitForNavigation(), page.click(`#host-${t1} summary a`)]);
+    assert.equal(await page.$$eval("#log details.hostlog", (ds) => ds.map((d) => (d as HTMLElement).dataset.host)), [t1]);
+    assert.match(await page.$eval("#log-filter", (e) => e.textContent ?? ""), new RegExp(`The log of ${t1} only`));
   } finally {
     await browser?.close();
     server.child.kill("SIGTERM");
