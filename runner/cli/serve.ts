@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { createServer as createHttpsServer } from "node:https";
 import { parse } from "yaml";
 import { isIP } from "node:net";
 import { parseArgs } from "node:util";
@@ -21,10 +22,12 @@ const USAGE = `runbook serve [options]
   -F, --ssh-config FILE         OpenSSH client config for runs started here (as ssh -F)
       --listen ADDRESS          address to listen on (default 127.0.0.1)
   -p, --port N                  port (default 4440; 0 picks a free one)
-      --allow-remote            listen on an address other than loopback without TLS
-                                (put a TLS proxy in front; cookies are then marked Secure
-                                with --secure-cookie)
-      --secure-cookie           mark the session cookie Secure (served through HTTPS)
+      --tls-cert FILE           serve HTTPS with this certificate (PEM, chain included)
+      --tls-key FILE            and this private key (PEM); the session cookie is then Secure
+      --insecure-listen         listen on an address other than loopback without TLS
+                                (behind a TLS proxy; add --secure-cookie). Without it or
+                                --tls-cert/--tls-key such an address is refused
+      --secure-cookie           mark the session cookie Secure (served through an HTTPS proxy)
       --admin-password-file F   the admin password on a first start (first line of F);
                                 or RUNBOOK_ADMIN_PASSWORD; else asked on the terminal
       --admin-user NAME         the first admin's name (default admin)
@@ -52,7 +55,11 @@ async function serve(args: string[]): Promise<number> {
       "ssh-config": { type: "string", short: "F" },
       listen: { type: "string" },
       port: { type: "string", short: "p" },
+      "insecure-listen": { type: "boolean" },
+      // The flag's first name, kept working.
       "allow-remote": { type: "boolean" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
       "secure-cookie": { type: "boolean" },
       "admin-password-file": { type: "string" },
       "admin-user": { type: "string" },
@@ -67,8 +74,12 @@ async function serve(args: string[]): Promise<number> {
   const listen = values.listen ?? "127.0.0.1";
   const port = Number(values.port ?? 4440);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port must be 0-65535, got ${values.port}`);
-  if (!isLoopback(listen) && !values["allow-remote"]) {
-    throw new InputError(`--listen ${listen} is not a loopback address: the UI speaks plain HTTP, so put a TLS proxy in front of it and add --allow-remote --secure-cookie`);
+  if (!!values["tls-cert"] !== !!values["tls-key"]) throw new InputError("--tls-cert and --tls-key go together (the certificate and its private key, PEM files)");
+  const tls = values["tls-cert"] ? { cert: readPem(String(values["tls-cert"]), "--tls-cert"), key: readPem(String(values["tls-key"]), "--tls-key") } : undefined;
+  if (!isLoopback(listen) && !tls && !values["insecure-listen"] && !values["allow-remote"]) {
+    throw new InputError(
+      `--listen ${listen} is not a loopback address: passwords and session cookies would cross the network in clear. Serve HTTPS with --tls-cert FILE --tls-key FILE, or, behind a TLS proxy, add --insecure-listen --secure-cookie`,
+    );
   }
   // Loaded only now: `runbook play` never pays for the HTTP server and SQLite.
   const { createApp } = await import("../serve/server.ts");
@@ -80,7 +91,7 @@ async function serve(args: string[]): Promise<number> {
     inventory: values.inventory?.length ? values.inventory : ["inventory"],
     playbooksDir: values.playbooks ?? "playbooks",
     sshConfig: values["ssh-config"],
-    secureCookie: !!values["secure-cookie"],
+    secureCookie: !!values["secure-cookie"] || !!tls,
     secretsDir: values.secrets,
     retention,
   });
@@ -102,7 +113,8 @@ async function serve(args: string[]): Promise<number> {
   const pruning = setInterval(pruneNow, Number(process.env.RUNBOOK_SERVE_PRUNE_MS) || 3_600_000);
   pruning.unref();
 
-  const server = listenOn({ fetch: app.fetch, hostname: listen, port });
+  // HTTPS: node:https under the same Hono handler.
+  const server = tls ? listenOn({ fetch: app.fetch, hostname: listen, port, createServer: createHttpsServer, serverOptions: tls }) : listenOn({ fetch: app.fetch, hostname: listen, port });
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
     server.once("error", (err) => reject(new ExitError(EXIT.input, `cannot listen on ${listen}:${port}: ${err.message}`)));
@@ -110,7 +122,7 @@ async function serve(args: string[]): Promise<number> {
   const addr = server.address();
   const actual = typeof addr === "object" && addr ? addr.port : port;
   const host = listen.includes(":") ? `[${listen}]` : listen;
-  console.log(`runbook serve: http://${host}:${actual}/ (state ${dir}; Ctrl-C stops)`);
+  console.log(`runbook serve: ${tls ? "https" : "http"}://${host}:${actual}/ (state ${dir}; Ctrl-C stops)`);
 
   // Stopping: runs started here are stopped as Ctrl-C stops a play (no new
   // task, running commands finish), their end records written, then exit.
@@ -163,7 +175,7 @@ function readConfig(file: string, required: boolean): Record<string, string | bo
   return out;
 }
 
-const CONFIG_KEYS = ["inventory", "playbooks", "ssh-config", "listen", "port", "allow-remote", "secure-cookie", "admin-user", "admin-password-file", "secrets", "keep-days", "keep-runs"];
+const CONFIG_KEYS = ["inventory", "playbooks", "ssh-config", "listen", "port", "insecure-listen", "allow-remote", "tls-cert", "tls-key", "secure-cookie", "admin-user", "admin-password-file", "secrets", "keep-days", "keep-runs"];
 
 /** A positive whole number option, or undefined when not given. */
 function count(v: unknown, name: string): number | undefined {
@@ -175,6 +187,17 @@ function count(v: unknown, name: string): number | undefined {
 
 function describeRetention(r: { keepDays?: number; keepRuns?: number }): string {
   return [r.keepDays && `older than ${r.keepDays} days`, r.keepRuns && `beyond the newest ${r.keepRuns} per job`].filter(Boolean).join(", or ");
+}
+
+function readPem(file: string, flag: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new InputError(`${flag} ${file}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
+  }
+  if (!text.includes("-----BEGIN ")) throw new InputError(`${flag} ${file}: not a PEM file`);
+  return text;
 }
 
 function isLoopback(addr: string): boolean {

@@ -14,7 +14,8 @@
  * page go to RUNBOOK_SCREENSHOTS (docs/screenshots for the docs), else a
  * temp dir.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { request as httpsRequestRaw } from "node:https";
 import { randomBytes } from "node:crypto";
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -732,6 +733,77 @@ s("serve: a 50,000-line log stays usable: per-host pages, failures linked, each 
     await browser?.close();
     server.child.kill("SIGTERM");
     await exited(server.child);
+  }
+});
+
+/** A request over HTTPS trusting only `ca` (the test's self-signed certificate). */
+function httpsRequest(url: string, ca: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequestRaw(url, { method: init.method ?? "GET", headers: init.headers, ca }, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on("error", reject);
+    req.end(init.body);
+  });
+}
+
+s("serve: a non-loopback address needs TLS or --insecure-listen; with --tls-cert/--tls-key it serves HTTPS with Secure cookies", async ({ lab }) => {
+  const state = mkdtempSync(join(tmpdir(), "rb-serve-tls-"));
+  const env = { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "admin-pass-1" };
+  const args = ["-i", lab.inventory, "--playbooks", "test/fixtures/serve", "--listen", "0.0.0.0"];
+  // Refused without TLS, and without a key to the certificate.
+  const refused = await runbook(["serve", ...args, "--port", "0"], { env });
+  assert.is(refused.code, 1);
+  assert.match(refused.stderr, /--listen 0\.0\.0\.0 is not a loopback address.*--tls-cert FILE --tls-key FILE.*--insecure-listen/s);
+  const cert = join(state, "cert.pem");
+  const key = join(state, "key.pem");
+  const half = await runbook(["serve", ...args, "--port", "0", "--tls-cert", cert], { env });
+  assert.match(half.stderr, /--tls-cert and --tls-key go together/);
+  // A self-signed certificate for 127.0.0.1, made by openssl.
+  const made = spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=runbook-test", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], { encoding: "utf8" });
+  assert.is(made.status, 0, made.stderr);
+  const ca = readFileSync(cert, "utf8");
+
+  const server = await startServer([...args, "--tls-cert", cert, "--tls-key", key], env);
+  try {
+    assert.match(server.url, /^https:\/\/0\.0\.0\.0:\d+$/);
+    const base = server.url.replace("0.0.0.0", "127.0.0.1");
+    const form = await httpsRequest(`${base}/login`, ca);
+    assert.is(form.status, 200);
+    const loginCookie = String(form.headers["set-cookie"]).split(";")[0]!;
+    assert.match(String(form.headers["set-cookie"]), /; Secure/);
+    const token = /name="_csrf" value="([^"]+)"/.exec(form.body)![1]!;
+    const login = await httpsRequest(`${base}/login`, ca, {
+      method: "POST",
+      headers: { cookie: loginCookie, "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ _csrf: token, user: "admin", password: "admin-pass-1" }).toString(),
+    });
+    assert.is(login.status, 303);
+    const session = ([] as string[]).concat(login.headers["set-cookie"] ?? []).find((c) => c.startsWith("rb_session="))!;
+    assert.match(session, /; Secure/, "the session cookie is Secure over HTTPS");
+    assert.match(session, /HttpOnly/);
+    const nodes = await httpsRequest(`${base}/nodes`, ca, { headers: { cookie: session.split(";")[0]! } });
+    assert.is(nodes.status, 200);
+    assert.match(nodes.body, new RegExp(`data-node="${lab.hosts[0]!.name}"`));
+    // Plain HTTP on the TLS port gets no page.
+    const plain = await fetch(`${base.replace("https:", "http:")}/login`).then((r) => r.status, () => "refused");
+    assert.is.not(plain, 200);
+    // A client that does not trust the certificate is refused by its own TLS check.
+    assert.is(await fetch(`${base}/login`).then(() => "trusted", () => "refused"), "refused");
+  } finally {
+    server.child.kill("SIGTERM");
+    await exited(server.child);
+  }
+  // --insecure-listen: plain HTTP on that address, as asked.
+  const insecure = await startServer([...args, "--insecure-listen"], env);
+  try {
+    assert.match(insecure.url, /^http:\/\/0\.0\.0\.0:/);
+    assert.is((await fetch(`${insecure.url.replace("0.0.0.0", "127.0.0.1")}/login`)).status, 200);
+  } finally {
+    insecure.child.kill("SIGTERM");
+    await exited(insecure.child);
   }
 });
 
