@@ -106,6 +106,32 @@ export interface ScheduleRow {
   created: string;
 }
 
+export interface HookRow {
+  /** Random, in the hook's URL (/webhooks/ID) and the derivation of its secret. */
+  id: string;
+  name: string;
+  job: string;
+  /** The job's fixed options, as a schedule's; never a secret. */
+  options: object;
+  secretStore?: string;
+  user: string;
+  created: string;
+  lastDelivery: string | null;
+}
+
+function toHook(r: Record<string, unknown>): HookRow {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    job: r.job as string,
+    options: JSON.parse(r.options as string) as object,
+    secretStore: (r.secret_store as string | null) ?? undefined,
+    user: r.user as string,
+    created: r.created as string,
+    lastDelivery: (r.last_delivery as string | null) ?? null,
+  };
+}
+
 export interface UserRow {
   name: string;
   role: Role;
@@ -179,6 +205,16 @@ create table if not exists schedules (
   secret_store text,
   user text not null,
   created text not null
+);
+create table if not exists hooks (
+  id text primary key,
+  name text not null,
+  job text not null,
+  options text not null,
+  secret_store text,
+  user text not null,
+  created text not null,
+  last_delivery text
 );
 create table if not exists users (
   name text primary key,
@@ -469,6 +505,28 @@ export class Store {
 
   deleteSchedule(id: number): void {
     this.db.run("delete from schedules where id = ?", [id]);
+  }
+
+  /** Webhooks: no secret here (each is derived from the server key and the id: serve/hooks.ts). */
+  putHook(h: Omit<HookRow, "created" | "lastDelivery">): void {
+    this.db.run("insert into hooks (id, name, job, options, secret_store, user, created) values (?, ?, ?, ?, ?, ?, ?)", [h.id, h.name, h.job, JSON.stringify(h.options), h.secretStore ?? null, h.user, new Date().toISOString()]);
+  }
+
+  hooks(): HookRow[] {
+    return this.db.all("select * from hooks order by created").map(toHook);
+  }
+
+  hook(id: string): HookRow | undefined {
+    const r = this.db.get("select * from hooks where id = ?", [id]);
+    return r ? toHook(r) : undefined;
+  }
+
+  hookDelivered(id: string): void {
+    this.db.run("update hooks set last_delivery = ? where id = ?", [new Date().toISOString(), id]);
+  }
+
+  deleteHook(id: string): void {
+    this.db.run("delete from hooks where id = ?", [id]);
   }
 
   users(): UserRow[] {

@@ -16,7 +16,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { request as httpsRequestRaw } from "node:https";
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -804,6 +804,106 @@ s("serve: a non-loopback address needs TLS or --insecure-listen; with --tls-cert
   } finally {
     insecure.child.kill("SIGTERM");
     await exited(insecure.child);
+  }
+});
+
+/** A shell script's stdout (the server is another process: blocking here is fine). */
+async function runShell(script: string, env: Record<string, string>): Promise<string> {
+  const r = spawnSync("sh", ["-c", script], { env: { ...process.env, ...env }, encoding: "utf8" });
+  assert.is(r.status, 0, r.stderr);
+  return r.stdout;
+}
+
+s("serve: signed webhooks start a job (HMAC-SHA256 over timestamp and body); bad, stale and replayed deliveries are refused; the secret is shown once and stored nowhere", async ({ lab }) => {
+  const chromium = await ensureChromium((l) => console.error(l));
+  assert.ok(chromium, "chromium is installed (apt-get install chromium)");
+  const state = mkdtempSync(join(tmpdir(), "rb-serve-hooks-"));
+  mkdirSync(join(state, "secrets"), { mode: 0o700 });
+  const storeSecret = `${CANARY}-hookstore`;
+  writeFileSync(join(state, "secrets", "deploy.yml"), `token: ${storeSecret}\n`, { mode: 0o600 });
+  const server = await startServer(["-i", lab.inventory, "--playbooks", "test/fixtures/serve"], { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "admin-pass-1" });
+  const [t1] = lab.hosts.map((h) => h.name) as [string];
+  let browser: Browser | undefined;
+  const deliver = (url: string, body: string, headers: Record<string, string>) => fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+  const signed = (secret: string, body: string, ts = String(Math.floor(Date.now() / 1000))) => ({ "X-Runbook-Timestamp": ts, "X-Runbook-Signature-256": `sha256=${createHmac("sha256", secret).update(`${ts}.${body}`).digest("hex")}` });
+  try {
+    await gate(lab, true);
+    browser = await launch(chromium!);
+    const page = await adminPage(browser, server.url);
+    const makeHook = async (options: string, store: string) => {
+      await page.goto(`${server.url}/hooks`);
+      await page.type("input[name=name]", "ci");
+      await page.select("select[name=job]", "deploy");
+      await page.type("textarea[name=options]", options);
+      if (store) await page.type("input[name=secret_store]", store);
+      await page.type("input[name=limit]", t1);
+      await Promise.all([page.waitForNavigation(), page.click("button#hook")]);
+    };
+    await makeHook("motd=from a hook", "");
+    assert.match(await page.$eval(".error", (e) => e.textContent ?? ""), /secret options \(token\): a webhook needs a secret store/);
+    await page.$eval("textarea[name=options]", (t) => ((t as HTMLTextAreaElement).value = ""));
+    await makeHook("motd=from a hook", "deploy");
+    const secret = await page.$eval("#hook-secret", (e) => e.textContent ?? "");
+    const url = (await page.$eval("#hook-url", (e) => e.textContent ?? "")).replace(/^https?:\/\/[^/]+/, server.url);
+    assert.match(secret, /^rbh_[0-9a-f]{64}$/);
+    await shot(page, "hooks");
+    // From here on, no response may hold the secret.
+    const seen: string[] = [];
+    recordResponses(page, seen);
+    await page.goto(`${server.url}/hooks`);
+    assert.is((await page.$$("tr.hook")).length, 1);
+
+    // Refused: no headers, a wrong secret, a stale timestamp, an unknown hook.
+    const body = JSON.stringify({ options: { channel: "testing" } });
+    const refusal = async (r: Response) => [r.status, ((await r.json()) as { error: string }).error];
+    assert.equal(await refusal(await deliver(url, body, {})), [401, "no X-Runbook-Timestamp header (Unix seconds)"]);
+    assert.equal(await refusal(await deliver(url, body, signed(`${secret}x`, body))), [401, "bad signature"]);
+    assert.equal(await refusal(await deliver(url, body, signed(secret, `${body} `))), [401, "bad signature"]);
+    assert.equal(await refusal(await deliver(url, body, signed(secret, body, String(Math.floor(Date.now() / 1000) - 600)))), [401, "timestamp more than 300 s from the server's clock"]);
+    assert.equal(await refusal(await deliver(url.replace(/\/webhooks\/\w+$/, "/webhooks/0000000000000000"), body, signed(secret, body))), [401, "bad signature"]);
+    assert.equal((await refusal(await deliver(url, JSON.stringify({ options: { token: "x" } }), signed(secret, JSON.stringify({ options: { token: "x" } })))))[0], 400);
+
+    // A good delivery starts the job: its fixed options, the body's channel, the token from the store.
+    const good = signed(secret, body);
+    const started = await deliver(url, body, good);
+    assert.is(started.status, 202);
+    const { runId } = (await started.json()) as { runId: string };
+    await page.goto(`${server.url}/runs/${runId}`);
+    await page.waitForFunction(() => document.querySelector("#run-status")?.textContent === "ok", { timeout: WAIT });
+    assert.match(await page.$eval(".meta", (e) => e.textContent ?? ""), /admin \(hook ci\)/);
+    assert.is((await ssh(lab, t1, "cat /srv/serve-demo/token")).stdout, storeSecret);
+    assert.match((await ssh(lab, t1, "cat /srv/serve-demo/app.conf")).stdout, /channel = testing\nmotd = from a hook/);
+    // The same delivery again is a replay.
+    assert.equal(await refusal(await deliver(url, body, good)), [401, "this delivery was already accepted (replay)"]);
+
+    // The recipe the page shows (openssl and curl) works as written.
+    const recipe = await runShell(`ts=$(date +%s); body='{"options":{"motd":"from curl"}}'
+sig=$(printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$SECRET" -r | cut -d' ' -f1)
+curl -s -H "X-Runbook-Timestamp: $ts" -H "X-Runbook-Signature-256: sha256=$sig" -H 'content-type: application/json' -d "$body" "$URL"`, { SECRET: secret, URL: url });
+    const second = (JSON.parse(recipe) as { runId: string }).runId;
+    await page.goto(`${server.url}/runs/${second}`);
+    await page.waitForFunction(() => document.querySelector("#run-status")?.textContent === "ok", { timeout: WAIT });
+    assert.match((await ssh(lab, t1, "cat /srv/serve-demo/app.conf")).stdout, /motd = from curl/);
+    await page.goto(`${server.url}/history`);
+    assert.equal(await page.$$eval("#history tr.run", (rows) => rows.map((r) => (r as HTMLElement).dataset.run)), [second, runId]);
+    await page.goto(`${server.url}/hooks`);
+    assert.match(await page.$eval("tr.hook", (r) => r.textContent ?? ""), /\d{4}-\d\d-\d\d/, "the last delivery is shown");
+
+    // Deleted: its deliveries are refused.
+    await Promise.all([page.waitForNavigation(), page.click("tr.hook form button")]);
+    assert.is((await deliver(url, body, signed(secret, body))).status, 401);
+
+    // The secret (and the store's) is in no later page, no stored file, not the server's output.
+    const stored = [readFileSync(join(state, "serve.db")).toString("latin1"), readFileSync(join(state, "webhook.key"), "utf8"), ...readdirSync(join(state, "runs")).map((f) => readFileSync(join(state, "runs", f), "utf8"))];
+    for (const [where, text] of [["pages", seen.join("\n")], ["stored files", stored.join("\n")], ["the server's output", server.output()]] as const) {
+      assert.not.ok(text.includes(secret) || text.includes(secret.slice(4)), `${where} hold the hook secret`);
+      assert.not.ok(text.includes(CANARY), `${where} hold the canary`);
+    }
+    assert.match(server.output(), /webhook \w+ refused: bad signature/, "refusals are logged (without the secret)");
+  } finally {
+    await browser?.close();
+    server.child.kill("SIGTERM");
+    await exited(server.child);
   }
 });
 
