@@ -18,6 +18,27 @@ export interface HostCounts {
   time: number;
 }
 
+/** What a run records of a host's facts: the parts a person looks for on a node's page (not every interface flag and block device). */
+export interface FactsSummary {
+  hostname: string;
+  fqdn: string;
+  os: string;
+  family: string;
+  kernel: string;
+  arch: string;
+  board: string | null;
+  cpus: number;
+  cpuModel: string | null;
+  memoryMiB: number;
+  /** Global addresses with prefix and interface: `10.0.12.1/31 eth1`. */
+  addresses: string[];
+  defaultRoute: string | null;
+  init: string;
+  container: string | null;
+  packageManager: string | null;
+  uptimeSeconds: number | null;
+}
+
 export type RunEvent =
   | {
       type: "run.start";
@@ -65,6 +86,8 @@ export type RunEvent =
   | { type: "host.failed"; host: string; play: string; message: string; task?: string }
   | { type: "host.unreachable"; host: string; play: string; message: string }
   | { type: "message"; level: "info" | "warn"; host?: string; text: string }
+  /** Facts were gathered on a host (the summary the web UI's Nodes page shows as its last known facts). */
+  | { type: "host.facts"; host: string; facts: FactsSummary }
   | { type: "play.end"; play: string }
   | {
       type: "run.end";

@@ -11,7 +11,7 @@ import { CoordinationError, PlayCoordinator, SharedValues, type Slots } from "./
 import { InterruptedError } from "./control.ts";
 import type { EventBus, HostCounts } from "./events.ts";
 import { EXIT } from "./errors.ts";
-import { gatherFacts, type Facts } from "./facts/index.ts";
+import { gatherFacts, summarizeFacts, type Facts } from "./facts/index.ts";
 import { Host, runnerOf, tasksInstalled, type HostRunSettings } from "./host.ts";
 import { makeTopology, type Topology } from "./topology.ts";
 import type { Play, Playbook } from "./playbook.ts";
@@ -134,9 +134,14 @@ export async function runPlays(pb: Playbook, plays: PreparedPlay[], deps: Schedu
   const factsOf = (name: string): Promise<Facts> => {
     const s = hostState(name);
     if (s.facts) return Promise.resolve(s.facts);
-    s.gathering ??= deps.connect(name).then(async (conn) => (s.facts ??= await gatherFacts((script) => conn.run(script))));
+    s.gathering ??= deps.connect(name).then(async (conn) => {
+      if (!s.facts) recordFacts(name, (s.facts = await gatherFacts((script) => conn.run(script))));
+      return s.facts;
+    });
     return s.gathering;
   };
+  // The history keeps a summary of each gathering (the web UI's last known facts of a node).
+  const recordFacts = (host: string, facts: Facts) => deps.bus.emit({ type: "host.facts", host, facts: summarizeFacts(facts) });
   const control = deps.settings.control;
   let stopAll = false;
   control?.onStop(() => (stopAll = true));
@@ -157,7 +162,7 @@ export async function runPlays(pb: Playbook, plays: PreparedPlay[], deps: Schedu
       varsOf: (h) => prepared.vars.get(h) ?? deps.varsOf(h),
       addressOf: deps.addressOf,
       factsOf,
-      setFacts: (h, f) => (hostState(h).facts = f),
+      setFacts: (h, f) => recordFacts(h, (hostState(h).facts = f)),
     });
     const coord: PlayCoordinator = new PlayCoordinator(hosts, (name): Promise<Host> => outsideHost(name, prepared, hostState(name), coord, topology, deps, factsOf), {
       values,

@@ -320,8 +320,9 @@ export class TaskRunner {
     };
     const on = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
       pending[stream] += chunk.toString("utf8");
-      // A runaway line without a newline still shows, in 64 KiB pieces.
-      if (pending[stream].length > 65536) emit(stream, true);
+      // Much output at once goes out in whole lines; a runaway line without
+      // a newline still shows, in 64 KiB pieces.
+      if (pending[stream].length > 65536) emit(stream, !pending[stream].includes("\n"));
       if (timer) return;
       // A line after a quiet spell goes out at once (a follower sees it as
       // it is printed); lines that follow within 200 ms wait for the next tick.

@@ -4,7 +4,10 @@
  * password on the terminal (or takes it from RUNBOOK_ADMIN_PASSWORD or
  * --admin-password-file); later starts use the users in the store.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createServer as createHttpsServer } from "node:https";
+import { parse } from "yaml";
 import { isIP } from "node:net";
 import { parseArgs } from "node:util";
 import { EXIT, ExitError, InputError } from "../errors.ts";
@@ -19,15 +22,23 @@ const USAGE = `runbook serve [options]
   -F, --ssh-config FILE         OpenSSH client config for runs started here (as ssh -F)
       --listen ADDRESS          address to listen on (default 127.0.0.1)
   -p, --port N                  port (default 4440; 0 picks a free one)
-      --allow-remote            listen on an address other than loopback without TLS
-                                (put a TLS proxy in front; cookies are then marked Secure
-                                with --secure-cookie)
-      --secure-cookie           mark the session cookie Secure (served through HTTPS)
+      --tls-cert FILE           serve HTTPS with this certificate (PEM, chain included)
+      --tls-key FILE            and this private key (PEM); the session cookie is then Secure
+      --insecure-listen         listen on an address other than loopback without TLS
+                                (behind a TLS proxy; add --secure-cookie). Without it or
+                                --tls-cert/--tls-key such an address is refused
+      --secure-cookie           mark the session cookie Secure (served through an HTTPS proxy)
       --admin-password-file F   the admin password on a first start (first line of F);
                                 or RUNBOOK_ADMIN_PASSWORD; else asked on the terminal
       --admin-user NAME         the first admin's name (default admin)
       --secrets DIR             the named secret stores of schedules: DIR/NAME.yml, mode 0600
-                                (default: <state dir>/secrets)`;
+                                (default: <state dir>/secrets)
+      --keep-days N             retention: delete runs (index rows and log files) older than N days
+      --keep-runs N             retention: keep at most the newest N runs of each job
+                                (ad-hoc commands count as one job); a running run is never deleted
+      --config FILE             options as YAML, keys named as the long options (keep-days: 30);
+                                options given on the command line win
+                                (default: <state dir>/serve.yml when it exists)`;
 
 export const command: Command = {
   summary: "web UI: jobs, nodes, live logs and history in a browser",
@@ -36,7 +47,7 @@ export const command: Command = {
 };
 
 async function serve(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values: given } = parseArgs({
     args,
     options: {
       inventory: { type: "string", short: "i", multiple: true },
@@ -44,31 +55,45 @@ async function serve(args: string[]): Promise<number> {
       "ssh-config": { type: "string", short: "F" },
       listen: { type: "string" },
       port: { type: "string", short: "p" },
+      "insecure-listen": { type: "boolean" },
+      // The flag's first name, kept working.
       "allow-remote": { type: "boolean" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
       "secure-cookie": { type: "boolean" },
       "admin-password-file": { type: "string" },
       "admin-user": { type: "string" },
       secrets: { type: "string" },
+      "keep-days": { type: "string" },
+      "keep-runs": { type: "string" },
+      config: { type: "string" },
     },
   });
+  const values = { ...readConfig(given.config ?? join(stateDir(), "serve.yml"), !!given.config), ...given };
+  const retention = { keepDays: count(values["keep-days"], "--keep-days"), keepRuns: count(values["keep-runs"], "--keep-runs") };
   const listen = values.listen ?? "127.0.0.1";
   const port = Number(values.port ?? 4440);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port must be 0-65535, got ${values.port}`);
-  if (!isLoopback(listen) && !values["allow-remote"]) {
-    throw new InputError(`--listen ${listen} is not a loopback address: the UI speaks plain HTTP, so put a TLS proxy in front of it and add --allow-remote --secure-cookie`);
+  if (!!values["tls-cert"] !== !!values["tls-key"]) throw new InputError("--tls-cert and --tls-key go together (the certificate and its private key, PEM files)");
+  const tls = values["tls-cert"] ? { cert: readPem(String(values["tls-cert"]), "--tls-cert"), key: readPem(String(values["tls-key"]), "--tls-key") } : undefined;
+  if (!isLoopback(listen) && !tls && !values["insecure-listen"] && !values["allow-remote"]) {
+    throw new InputError(
+      `--listen ${listen} is not a loopback address: passwords and session cookies would cross the network in clear. Serve HTTPS with --tls-cert FILE --tls-key FILE, or, behind a TLS proxy, add --insecure-listen --secure-cookie`,
+    );
   }
   // Loaded only now: `runbook play` never pays for the HTTP server and SQLite.
   const { createApp } = await import("../serve/server.ts");
   const { hashPassword } = await import("../serve/auth.ts");
   const { serve: listenOn } = await import("@hono/node-server");
   const dir = stateDir();
-  const { app, store, active, scheduler } = createApp({
+  const { app, store, active, scheduler, prune } = createApp({
     stateDir: dir,
     inventory: values.inventory?.length ? values.inventory : ["inventory"],
     playbooksDir: values.playbooks ?? "playbooks",
     sshConfig: values["ssh-config"],
-    secureCookie: !!values["secure-cookie"],
+    secureCookie: !!values["secure-cookie"] || !!tls,
     secretsDir: values.secrets,
+    retention,
   });
 
   if (store.users().length === 0) {
@@ -79,8 +104,17 @@ async function serve(args: string[]): Promise<number> {
     console.log(`runbook serve: created the admin user ${name}`);
   }
   store.refresh();
+  // Retention at start, then every hour (RUNBOOK_SERVE_PRUNE_MS: sooner, for tests).
+  const pruneNow = () => {
+    const gone = prune();
+    if (gone.length) console.log(`runbook serve: retention: deleted ${gone.length} run(s) and their logs (${describeRetention(retention)})`);
+  };
+  pruneNow();
+  const pruning = setInterval(pruneNow, Number(process.env.RUNBOOK_SERVE_PRUNE_MS) || 3_600_000);
+  pruning.unref();
 
-  const server = listenOn({ fetch: app.fetch, hostname: listen, port });
+  // HTTPS: node:https under the same Hono handler.
+  const server = tls ? listenOn({ fetch: app.fetch, hostname: listen, port, createServer: createHttpsServer, serverOptions: tls }) : listenOn({ fetch: app.fetch, hostname: listen, port });
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
     server.once("error", (err) => reject(new ExitError(EXIT.input, `cannot listen on ${listen}:${port}: ${err.message}`)));
@@ -88,7 +122,7 @@ async function serve(args: string[]): Promise<number> {
   const addr = server.address();
   const actual = typeof addr === "object" && addr ? addr.port : port;
   const host = listen.includes(":") ? `[${listen}]` : listen;
-  console.log(`runbook serve: http://${host}:${actual}/ (state ${dir}; Ctrl-C stops)`);
+  console.log(`runbook serve: ${tls ? "https" : "http"}://${host}:${actual}/ (state ${dir}; Ctrl-C stops)`);
 
   // Stopping: runs started here are stopped as Ctrl-C stops a play (no new
   // task, running commands finish), their end records written, then exit.
@@ -98,6 +132,7 @@ async function serve(args: string[]): Promise<number> {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
       const runs = [...active.running];
+      clearInterval(pruning);
       if (stopping) {
         scheduler.stop();
         for (const r of runs) r.abort(signal);
@@ -121,6 +156,48 @@ async function serve(args: string[]): Promise<number> {
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
   });
+}
+
+/** The options of a YAML config file (keys as the long options); `{}` when an optional one is absent. */
+function readConfig(file: string, required: boolean): Record<string, string | boolean | string[]> {
+  if (!existsSync(file)) {
+    if (required) throw new InputError(`--config ${file}: no such file`);
+    return {};
+  }
+  const data = parse(readFileSync(file, "utf8")) as unknown;
+  if (data == null) return {};
+  if (typeof data !== "object" || Array.isArray(data)) throw new InputError(`${file}: expected a map of options (keep-days: 30)`);
+  const out: Record<string, string | boolean | string[]> = {};
+  for (const [k, v] of Object.entries(data)) {
+    if (!CONFIG_KEYS.includes(k)) throw new InputError(`${file}: unknown option ${k} (one of ${CONFIG_KEYS.join(", ")})`);
+    out[k] = k === "inventory" ? [v].flat().map(String) : typeof v === "boolean" ? v : String(v);
+  }
+  return out;
+}
+
+const CONFIG_KEYS = ["inventory", "playbooks", "ssh-config", "listen", "port", "insecure-listen", "allow-remote", "tls-cert", "tls-key", "secure-cookie", "admin-user", "admin-password-file", "secrets", "keep-days", "keep-runs"];
+
+/** A positive whole number option, or undefined when not given. */
+function count(v: unknown, name: string): number | undefined {
+  if (v === undefined || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InputError(`${name} must be a whole number of 1 or more, got ${String(v)}`);
+  return n;
+}
+
+function describeRetention(r: { keepDays?: number; keepRuns?: number }): string {
+  return [r.keepDays && `older than ${r.keepDays} days`, r.keepRuns && `beyond the newest ${r.keepRuns} per job`].filter(Boolean).join(", or ");
+}
+
+function readPem(file: string, flag: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new InputError(`${flag} ${file}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
+  }
+  if (!text.includes("-----BEGIN ")) throw new InputError(`${flag} ${file}: not a PEM file`);
+  return text;
 }
 
 function isLoopback(addr: string): boolean {

@@ -10,6 +10,7 @@
 import { buildFactsScript } from "./script.ts";
 import { FactsOutputError, splitRaw, type FactUnit, type RawFacts } from "./unit.ts";
 import type { Facts } from "./types.ts";
+import type { FactsSummary } from "../events.ts";
 import { osUnit } from "./os.ts";
 import {
   archUnit,
@@ -172,4 +173,27 @@ export async function gatherFacts(run: ScriptRunner, opts: ParseFactsOptions = {
     }
     throw err;
   }
+}
+
+/** The summary of facts a run records (`host.facts`), for the web UI's Nodes page. */
+export function summarizeFacts(f: Facts): FactsSummary {
+  const addresses = (f.interfaces ?? []).flatMap((i) => i.addresses.filter((a) => a.scope === undefined || a.scope === "global").map((a) => `${a.address}/${a.prefix} ${i.name}`));
+  return {
+    hostname: f.hostname,
+    fqdn: f.fqdn,
+    os: f.os?.prettyName || `${f.os?.name ?? "?"} ${f.os?.version ?? ""}`.trim(),
+    family: f.os?.family ?? "unknown",
+    kernel: f.kernel?.release ?? "",
+    arch: f.arch,
+    board: f.board ?? null,
+    cpus: f.cpu?.count ?? 0,
+    cpuModel: f.cpu?.model ?? null,
+    memoryMiB: f.memory?.totalMiB ?? 0,
+    addresses,
+    defaultRoute: f.defaultRoute ? `${f.defaultRoute.gateway ? `via ${f.defaultRoute.gateway} ` : ""}dev ${f.defaultRoute.interface}` : null,
+    init: f.initSystem,
+    container: f.container ?? null,
+    packageManager: f.packageManager ?? null,
+    uptimeSeconds: f.uptimeSeconds ?? null,
+  };
 }

@@ -64,6 +64,7 @@ export function runView(runId: string, events: StampedEvent[]): RunView {
   const messages: RunView["messages"] = [];
   const t0 = events[0] ? Date.parse(events[0].time) : 0;
   const at = (e: StampedEvent) => Date.parse(e.time) - t0;
+  const unended = new Set<TaskView>();
   const open = (h: HostView, task: string) => [...h.tasks].reverse().find((t) => t.task === task && t.status === "running");
   for (const e of events) {
     switch (e.type) {
@@ -81,7 +82,13 @@ export function runView(runId: string, events: StampedEvent[]): RunView {
       }
       case "task.output": {
         const t = open(host(e.host), e.task);
-        if (t) t.output.push(...e.text.replace(/\n$/, "").split("\n"));
+        if (!t) break;
+        const lines = e.text.replace(/\n$/, "").split("\n");
+        // A piece of a runaway line (no newline yet) goes on with the next piece.
+        if (unended.has(t)) t.output.push(t.output.pop()! + lines.shift()!);
+        t.output.push(...lines);
+        if (e.text.endsWith("\n")) unended.delete(t);
+        else unended.add(t);
         break;
       }
       case "task.result": {
@@ -190,4 +197,66 @@ export function timeline(v: RunView, lastAt: number): Timeline {
 function niceStep(raw: number): number {
   for (const s of [100, 200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000]) if (s >= raw) return s;
   return 3_600_000;
+}
+
+/**
+ * How much of a log the run page holds, so a "whale" log stays usable
+ * (Rundeck's viewer cuts them off): each task shows its last `tail` lines,
+ * the rest a click away, paged `page` lines at a time
+ * (`/runs/ID/output/SEQ`); a run with more than `big` lines in all shows
+ * each host's log on its own page (`?host=NAME`), and the failures on top
+ * link straight to the failing host's failed task.
+ */
+export const LOG = { tail: 200, page: 1000, big: 5000 };
+
+/** A task's lines: those streamed while it ran, else its result's stdout and stderr. */
+export function taskLines(t: TaskView): string[] {
+  if (t.output.length) return t.output;
+  const text = `${t.stdout ?? ""}${t.stderr ? (t.stdout && !t.stdout.endsWith("\n") ? "\n" : "") + t.stderr : ""}`;
+  return text ? text.replace(/\n$/, "").split("\n") : [];
+}
+
+export interface LogTask extends TaskView {
+  /** The last lines, as shown on the run page. */
+  tail: string;
+  /** Lines before the tail (reachable on the task's output pages). */
+  earlier: number;
+  lines: number;
+}
+
+export interface LogView {
+  /** Over LOG.big lines: each host's log on its own page. */
+  big: boolean;
+  lines: number;
+  /** The host the page shows the log of (`?host=`), if one. */
+  host?: string;
+  hosts: (Omit<HostView, "tasks"> & { tasks: LogTask[]; lines: number; shown: boolean })[];
+  /** Failed and unreachable hosts with the task that failed (its seq for the anchor) and why. */
+  failures: { host: string; status: HostStatus; task?: string; seq?: number; message: string }[];
+}
+
+/** The run page's log: tails of long outputs, and whole hosts left to their own page when the run's log is big. */
+export function logView(v: RunView, host?: string): LogView {
+  let total = 0;
+  const hosts = v.hosts.map((h) => {
+    let lines = 0;
+    const tasks = h.tasks.map((t): LogTask => {
+      const all = taskLines(t);
+      lines += all.length;
+      const tail = all.slice(-LOG.tail);
+      return { ...t, tail: tail.join("\n"), earlier: all.length - tail.length, lines: all.length };
+    });
+    total += lines;
+    return { ...h, tasks, lines, shown: true };
+  });
+  const big = total > LOG.big;
+  const known = host && hosts.some((h) => h.name === host) ? host : undefined;
+  for (const h of hosts) h.shown = known ? h.name === known : !big;
+  const failures = hosts
+    .filter((h) => h.status === "failed" || h.status === "unreachable")
+    .map((h) => {
+      const t = [...h.tasks].reverse().find((x) => x.status === "failed");
+      return { host: h.name, status: h.status, task: t?.task, seq: t?.seq, message: h.messages.at(-1) ?? t?.reason ?? "" };
+    });
+  return { big, lines: total, host: known, hosts, failures };
 }

@@ -30,12 +30,13 @@ import { hostVars } from "../vars.ts";
 import { CAN, LoginLimiter, Sessions, hashPassword, newToken, sameToken, verifyPassword, type Session } from "./auth.ts";
 import { Jobs, type JobDetail } from "./jobs.ts";
 import { Scheduler, cronProblem, readSecretStore } from "./schedules.ts";
-import { runView, type HostView } from "./runview.ts";
+import { Deliveries, HookKeys, SIGNATURE_HEADER, TIMESTAMP_HEADER, WINDOW_S } from "./hooks.ts";
+import { LOG, logView, runView, taskLines, type HostView } from "./runview.ts";
 import { groupOutputs, startAdhoc, type HostOutcome } from "../adhoc.ts";
 import { checkSshConfigs } from "../cli/common.ts";
 import type { RunResult } from "../connection/types.ts";
 import { foldNodeset } from "../nodeset.ts";
-import { ROLES, STATUSES, Store, readFrom, runStatus, type Role } from "./store.ts";
+import { ROLES, STATUSES, Store, readFrom, runStatus, type RetentionPolicy, type Role } from "./store.ts";
 
 export interface ServeOptions {
   stateDir: string;
@@ -46,6 +47,8 @@ export interface ServeOptions {
   secureCookie?: boolean;
   /** Where the named secret stores of schedules are (default `<state>/secrets`). */
   secretsDir?: string;
+  /** How long runs are kept (none: all). */
+  retention?: RetentionPolicy;
 }
 
 /** Runs this server started: `all` while they run and a minute after (their streams replay from memory), `running` until they end. */
@@ -70,6 +73,7 @@ export function createApp(opts: ServeOptions) {
   const active: Active = { all: new Map(), running: new Set() };
   const views = new nunjucks.Environment(new nunjucks.FileSystemLoader(join(HERE, "views")), { autoescape: true, throwOnUndefined: false });
   views.addFilter("dur", (ms: number | null | undefined) => (ms == null ? "" : ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60_000)} min`));
+  views.addFilter("uptime", (s: number) => (s < 3600 ? `${Math.round(s / 60)} min` : s < 86_400 ? `${(s / 3600).toFixed(1)} h` : `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`));
   views.addFilter("when", (iso: string) => iso.slice(0, 19).replace("T", " "));
   const statics = {
     "style.css": { type: "text/css; charset=utf-8", body: readFileSync(join(HERE, "static", "style.css")) },
@@ -178,6 +182,53 @@ export function createApp(opts: ServeOptions) {
   app.route("/api", api);
   const loadEvents = (runId: string): StampedEvent[] | null => (/^[\w.-]+$/.test(runId) ? readRun(runId, opts.stateDir) : null);
 
+  // ---- signed webhooks: the signature is the authentication (no cookie, no CSRF) --
+  let keys: HookKeys | undefined;
+  const hookKeys = () => (keys ??= new HookKeys(opts.stateDir));
+  const deliveries = new Deliveries();
+  app.post("/webhooks/:id", async (c) => {
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const hook = store.hook(c.req.param("id"));
+    // An unknown hook answers as a bad signature does: ids are not probed.
+    const problem = hook ? deliveries.check(hookKeys().secret(hook.id), c.req.header(TIMESTAMP_HEADER), c.req.header(SIGNATURE_HEADER), body) : "bad signature";
+    if (problem || !hook) {
+      console.error(`runbook serve: webhook ${c.req.param("id").slice(0, 32)} refused: ${problem} (from ${clientAddress(c)})`);
+      return c.json({ error: problem }, 401);
+    }
+    const owner = store.user(hook.user);
+    if (!owner || !CAN.run(owner.role)) return c.json({ error: `the hook's user ${hook.user} may no longer start runs` }, 403);
+    const job = await jobs.get(hook.job);
+    if (!job) return c.json({ error: `no job ${hook.job} any more` }, 404);
+    // Non-secret options may come in the body ({"options": {...}}); the hook's own stay otherwise.
+    let given: Record<string, unknown> = {};
+    const text = Buffer.from(body).toString("utf8").trim();
+    if (text.startsWith("{")) {
+      try {
+        const o = (JSON.parse(text) as { options?: unknown }).options;
+        if (o && typeof o === "object") given = o as Record<string, unknown>;
+      } catch {
+        return c.json({ error: "the body is not JSON" }, 400);
+      }
+    }
+    const fixed = hook.options as JobOptions;
+    const values = { ...fixed.values };
+    for (const [name, v] of Object.entries(given)) {
+      const p = job.prompts.find((q) => q.name === name);
+      if (!p) return c.json({ error: `${job.name} has no option ${name}` }, 400);
+      if (p.secret) return c.json({ error: `${name} is a secret option: it comes from the hook's secret store` }, 400);
+      values[name] = String(v);
+    }
+    try {
+      const secrets = hook.secretStore ? readSecretStore(secretsDir, hook.secretStore) : {};
+      const run = await startJob(job, { ...fixed, values }, secrets, `${hook.user} (hook ${hook.name})`);
+      store.hookDelivered(hook.id);
+      return c.json({ runId: run.runId, url: `/runs/${run.runId}` }, 202);
+    } catch (err) {
+      if (err instanceof ExitError) return c.json({ error: err.message }, 400);
+      throw err;
+    }
+  });
+
   // ---- everything else needs a session; every POST its CSRF token -------------
   app.use("*", async (c, next) => {
     const s = sessions.get(getCookie(c, SESSION));
@@ -215,7 +266,9 @@ export function createApp(opts: ServeOptions) {
         error = (err as Error).message;
       }
     }
-    const nodes = names.map((n) => nodeView(inv, n));
+    store.refresh();
+    const facts = store.facts();
+    const nodes = names.map((n) => ({ ...nodeView(inv, n), facts: facts.get(n) }));
     const groups = [...inv.groups.values()].filter((g) => g.name !== "all").map((g) => ({ name: g.name, hosts: g.hosts, children: g.children, vars: maskVars(g.vars) }));
     return render(c, "nodes.njk", { nodes, groups, pattern, error });
   });
@@ -302,6 +355,38 @@ export function createApp(opts: ServeOptions) {
     await run.outcome;
   });
   const secretsDir = opts.secretsDir ?? join(opts.stateDir, "secrets");
+
+  /**
+   * A schedule's or hook's fixed options (name=value lines, never a secret
+   * one) and where its secret options come from (a secret store, checked
+   * now); a string says why they are refused.
+   */
+  const fixedOptions = (job: JobDetail, form: { options: string; store: string; limit: string; check: boolean }, what: string): JobOptions | string => {
+    const values: Record<string, string> = {};
+    for (const line of form.options.split("\n").map((l) => l.trim()).filter(Boolean)) {
+      const eq = line.indexOf("=");
+      const name = eq > 0 ? line.slice(0, eq).trim() : "";
+      const p = job.prompts.find((q) => q.name === name);
+      if (!p) return `${job.name} has no option ${JSON.stringify(name || line)} (options are name=value lines)`;
+      if (p.secret) return `${name} is a secret option: its value comes from a secret store, never from the ${what}`;
+      values[name] = line.slice(eq + 1).trim();
+    }
+    const secret = job.prompts.filter((p) => p.secret && p.required).map((p) => p.name);
+    if (secret.length) {
+      if (!form.store) return `${job.name} has secret options (${secret.join(", ")}): a ${what} needs a secret store to take them from`;
+      try {
+        const got = readSecretStore(secretsDir, form.store);
+        const missing = secret.filter((n) => !(n in got));
+        if (missing.length) return `secret store ${form.store} has no ${missing.join(", ")}`;
+      } catch (err) {
+        if (err instanceof ExitError) return err.message;
+        throw err;
+      }
+    }
+    const missing = job.prompts.filter((p) => !p.secret && p.required && values[p.name] === undefined).map((p) => p.name);
+    if (missing.length) return `${job.name} needs ${missing.join(", ")} (no default)`;
+    return { job: job.name, values, limit: form.limit, tags: "", check: form.check, diff: false };
+  };
   for (const row of store.schedules()) scheduler.add(row);
 
   const schedulesPage = async (c: Context<Env>, extra: Record<string, unknown> = {}, status = 200) => {
@@ -320,32 +405,9 @@ export function createApp(opts: ServeOptions) {
     if (!job) return refuse(`no job ${form.job}`);
     const problem = cronProblem(form.cron);
     if (problem) return refuse(problem);
-    // Options as name=value lines; secret ones only from a secret store.
-    const values: Record<string, string> = {};
-    for (const line of form.options.split("\n").map((l) => l.trim()).filter(Boolean)) {
-      const eq = line.indexOf("=");
-      const name = eq > 0 ? line.slice(0, eq).trim() : "";
-      const p = job.prompts.find((q) => q.name === name);
-      if (!p) return refuse(`${job.name} has no option ${JSON.stringify(name || line)} (options are name=value lines)`);
-      if (p.secret) return refuse(`${name} is a secret option: its value comes from a secret store, never from the schedule`);
-      values[name] = line.slice(eq + 1).trim();
-    }
-    const secret = job.prompts.filter((p) => p.secret && p.required).map((p) => p.name);
-    if (secret.length) {
-      if (!form.store) return refuse(`${job.name} has secret options (${secret.join(", ")}): a schedule needs a secret store to take them from`);
-      try {
-        const got = readSecretStore(secretsDir, form.store);
-        const missing = secret.filter((n) => !(n in got));
-        if (missing.length) return refuse(`secret store ${form.store} has no ${missing.join(", ")}`);
-      } catch (err) {
-        if (err instanceof ExitError) return refuse(err.message);
-        throw err;
-      }
-    }
-    const missing = job.prompts.filter((p) => !p.secret && p.required && values[p.name] === undefined).map((p) => p.name);
-    if (missing.length) return refuse(`${job.name} needs ${missing.join(", ")} (no default)`);
-    const options: JobOptions = { job: job.name, values, limit: form.limit, tags: "", check: form.check, diff: false };
-    const row = { job: job.name, cron: form.cron, options, secretStore: form.store || undefined, user: s.user };
+    const fixed = fixedOptions(job, form, "schedule");
+    if (typeof fixed === "string") return refuse(fixed);
+    const row = { job: job.name, cron: form.cron, options: fixed, secretStore: form.store || undefined, user: s.user };
     scheduler.add({ ...row, id: store.putSchedule(row), created: "" });
     return c.redirect("/schedules", 303);
   });
@@ -356,6 +418,31 @@ export function createApp(opts: ServeOptions) {
     scheduler.remove(id);
     store.deleteSchedule(id);
     return c.redirect("/schedules", 303);
+  });
+
+  // ---- webhooks -------------------------------------------------------------------
+  const hooksPage = (c: Context<Env>, extra: Record<string, unknown> = {}, status = 200) =>
+    render(c, "hooks.njk", { hooks: store.hooks().map((h) => ({ ...h, o: h.options as JobOptions })), jobs: jobs.list(), secretsDir, values: {}, window: WINDOW_S, ...extra }, status);
+  app.get("/hooks", (c) => hooksPage(c));
+  app.post("/hooks", async (c) => {
+    const s = c.get("session");
+    if (!CAN.run(s.role)) return c.text(`${s.role}s cannot make webhooks`, 403);
+    const body = await c.req.parseBody();
+    const text = (k: string) => (typeof body[k] === "string" ? (body[k] as string).trim() : "");
+    const form = { name: text("name").slice(0, 64) || "hook", job: text("job"), store: text("secret_store"), options: text("options"), limit: text("limit"), check: body.check === "on" };
+    const job = await jobs.get(form.job);
+    const fixed = job ? fixedOptions(job, form, "webhook") : `no job ${form.job}`;
+    if (typeof fixed === "string") return hooksPage(c, { error: fixed, values: form }, 400);
+    const id = newToken().slice(0, 16);
+    store.putHook({ id, name: form.name, job: fixed.job, options: fixed, secretStore: form.store || undefined, user: s.user });
+    // The secret, shown this once (derived again when a delivery comes; kept nowhere).
+    return hooksPage(c, { created: { id, name: form.name, secret: hookKeys().secret(id), url: `${new URL(c.req.url).origin}/webhooks/${id}` } });
+  });
+  app.post("/hooks/:id/delete", (c) => {
+    const s = c.get("session");
+    if (!CAN.run(s.role)) return c.text(`${s.role}s cannot change webhooks`, 403);
+    store.deleteHook(c.req.param("id"));
+    return c.redirect("/hooks", 303);
   });
 
   // ---- API tokens ---------------------------------------------------------------
@@ -428,10 +515,36 @@ export function createApp(opts: ServeOptions) {
     const diffs = view.hosts.flatMap((h) => h.tasks.filter((t) => t.diffs.length).map((t) => ({ host: h.name, task: t.task, diffs: t.diffs })));
     const stoppable = active.all.has(runId) && view.state === "running" && CAN.run(c.get("session").role);
     // An ad-hoc command's output grouped by identical result, as `runbook run` prints it.
-    const groups = view.start?.adhoc && view.end ? groupOutputs(view.hosts.map((h) => h.name), (name) => adhocOutcome(view.hosts.find((h) => h.name === name)!)).map((g) => ({ ...g, title: foldNodeset(g.hosts) })) : [];
+    // (A long one shows its last lines; the whole is on the first host's output pages.)
+    const groups = view.start?.adhoc && view.end
+      ? groupOutputs(view.hosts.map((h) => h.name), (name) => adhocOutcome(view.hosts.find((h) => h.name === name)!)).map((g) => {
+          const lines = g.out.replace(/\n$/, "").split("\n");
+          const earlier = Math.max(0, lines.length - LOG.tail);
+          return { ...g, title: foldNodeset(g.hosts), out: earlier ? lines.slice(earlier).join("\n") : g.out, earlier, seq: view.hosts.find((h) => h.name === g.hosts[0])?.tasks[0]?.seq };
+        })
+      : [];
     const again = store.options(runId);
     const rerun = !CAN.run(c.get("session").role) || !again ? undefined : again.kind === "adhoc" ? `/commands?rerun=${runId}` : `/jobs/${(again.options as JobOptions).job}?rerun=${runId}`;
-    return render(c, "run.njk", { run: view, diffs, status: view.start ? runStatus({ state: view.state, exitCode: view.end?.exitCode ?? null }) : "crashed", stoppable, groups, rerun });
+    const log = logView(view, c.req.query("host"));
+    return render(c, "run.njk", { run: view, log, diffs, status: view.start ? runStatus({ state: view.state, exitCode: view.end?.exitCode ?? null }) : "crashed", stoppable, groups, rerun });
+  });
+
+  // A task's whole output, paged (the run page shows the last lines of a long one).
+  app.get("/runs/:id/output/:seq", (c) => {
+    const runId = c.req.param("id");
+    const events = loadEvents(runId);
+    if (!events) return c.notFound();
+    const view = runView(runId, events);
+    const seq = Number(c.req.param("seq"));
+    const host = view.hosts.find((h) => h.tasks.some((t) => t.seq === seq));
+    const task = host?.tasks.find((t) => t.seq === seq);
+    if (!host || !task) return c.notFound();
+    const lines = taskLines(task);
+    const pages = Math.max(1, Math.ceil(lines.length / LOG.page));
+    const asked = c.req.query("page");
+    const page = asked === "last" ? pages : Math.min(pages, Math.max(1, Math.floor(Number(asked ?? 1)) || 1));
+    const first = (page - 1) * LOG.page;
+    return render(c, "output.njk", { run: view, host: host.name, task, lines: lines.slice(first, first + LOG.page), first: first + 1, total: lines.length, page, pages, big: logView(view).big });
   });
 
   app.post("/runs/:id/stop", (c) => {
@@ -494,7 +607,7 @@ export function createApp(opts: ServeOptions) {
     const at = (p: number) => (search.set("page", String(p)), `?${search}`);
     return { runs: rows.slice(0, PAGE), page, newer: page > 1 ? at(page - 1) : undefined, older: rows.length > PAGE ? at(page + 1) : undefined };
   };
-  app.get("/history", (c) => render(c, "history.njk", { ...historyPage(c), filter: historyFilter(c), choices: store.choices(), statuses: STATUSES, query: new URL(c.req.url).search }));
+  app.get("/history", (c) => render(c, "history.njk", { ...historyPage(c), filter: historyFilter(c), choices: store.choices(), statuses: STATUSES, query: new URL(c.req.url).search, retention: opts.retention }));
   app.get("/history/rows", (c) => render(c, "history-rows.njk", historyPage(c)));
 
   // ---- users ----------------------------------------------------------------
@@ -518,7 +631,10 @@ export function createApp(opts: ServeOptions) {
     return c.text("internal error (see the server's log)", 500);
   });
 
-  return { app, store, active, scheduler };
+  /** Applies the retention settings (at start and periodically); never to a run this server is running. */
+  const prune = (): string[] => (opts.retention ? store.prune(opts.retention, new Set(active.all.keys())) : []);
+
+  return { app, store, active, scheduler, prune };
 }
 
 /** Waits for changes to a file: `next(ms)` resolves on the next change, or after `ms`. */

@@ -20,7 +20,7 @@ import { existsSync, mkdirSync, openSync, readSync, closeSync, readdirSync, read
 import { dirname, join } from "node:path";
 import { InputError } from "../errors.ts";
 import sqlite from "node-sqlite3-wasm";
-import type { HostCounts, StampedEvent } from "../events.ts";
+import type { FactsSummary, HostCounts, StampedEvent } from "../events.ts";
 import { processStartTime, runnerAlive, runsDir, runState, type RunState, type RunSummary } from "../history.ts";
 
 /**
@@ -85,6 +85,12 @@ export interface RunFilter {
   offset?: number;
 }
 
+/** How long runs are kept: days, and runs per job (either, both, or neither: keep everything). */
+export interface RetentionPolicy {
+  keepDays?: number;
+  keepRuns?: number;
+}
+
 export type Role = "admin" | "operator" | "viewer";
 export const ROLES: readonly Role[] = ["admin", "operator", "viewer"];
 
@@ -100,6 +106,32 @@ export interface ScheduleRow {
   created: string;
 }
 
+export interface HookRow {
+  /** Random, in the hook's URL (/webhooks/ID) and the derivation of its secret. */
+  id: string;
+  name: string;
+  job: string;
+  /** The job's fixed options, as a schedule's; never a secret. */
+  options: object;
+  secretStore?: string;
+  user: string;
+  created: string;
+  lastDelivery: string | null;
+}
+
+function toHook(r: Record<string, unknown>): HookRow {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    job: r.job as string,
+    options: JSON.parse(r.options as string) as object,
+    secretStore: (r.secret_store as string | null) ?? undefined,
+    user: r.user as string,
+    created: r.created as string,
+    lastDelivery: (r.last_delivery as string | null) ?? null,
+  };
+}
+
 export interface UserRow {
   name: string;
   role: Role;
@@ -112,7 +144,7 @@ export interface UserRow {
  * Every filter of the history page has an index that ends in the start
  * time, so a page is an index range read in order, never a sort.
  */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 const SCHEMA = `
 create table if not exists runs (
   run_id text primary key,
@@ -146,6 +178,12 @@ create table if not exists run_hosts (
   primary key (host, time desc, run_id)
 ) without rowid;
 create index if not exists run_hosts_run on run_hosts (run_id);
+create table if not exists host_facts (
+  host text primary key,
+  time text not null,
+  run_id text not null,
+  facts text not null
+);
 create table if not exists run_options (
   run_id text primary key,
   kind text not null,
@@ -167,6 +205,16 @@ create table if not exists schedules (
   secret_store text,
   user text not null,
   created text not null
+);
+create table if not exists hooks (
+  id text primary key,
+  name text not null,
+  job text not null,
+  options text not null,
+  secret_store text,
+  user text not null,
+  created text not null,
+  last_delivery text
 );
 create table if not exists users (
   name text primary key,
@@ -193,7 +241,7 @@ export class Store {
     // dir is refused instead of sharing it.
     this.db.exec("pragma locking_mode = exclusive");
     if ((this.db.get("pragma user_version")?.user_version ?? 0) !== SCHEMA_VERSION) {
-      this.db.exec(`drop table if exists run_hosts; drop table if exists runs; pragma user_version = ${SCHEMA_VERSION};`);
+      this.db.exec(`drop table if exists run_hosts; drop table if exists runs; drop table if exists host_facts; pragma user_version = ${SCHEMA_VERSION};`);
     }
     this.db.exec(SCHEMA);
     this.#runs = runsDir(stateDir);
@@ -313,6 +361,15 @@ export class Store {
     );
     this.db.run("delete from run_hosts where run_id = ?", [runId]);
     for (const h of hosts) this.db.run("insert into run_hosts (host, time, run_id) values (?, ?, ?)", [h, start.time, runId]);
+    // The last known facts of each host: the newest gathering of any run (kept when the run is deleted).
+    for (const e of events) {
+      if (e.type !== "host.facts") continue;
+      this.db.run(
+        `insert into host_facts (host, time, run_id, facts) values (?, ?, ?, ?)
+         on conflict (host) do update set time = excluded.time, run_id = excluded.run_id, facts = excluded.facts where excluded.time >= host_facts.time`,
+        [e.host, e.time, runId, JSON.stringify(e.facts)],
+      );
+    }
     this.#choices?.hosts.add(hosts);
     this.#choices?.users.add([start.user]);
     if (!start.adhoc) this.#choices?.jobs.add([start.playbook]);
@@ -329,6 +386,33 @@ export class Store {
     const r = this.db.get("select pid, pid_start from runs where run_id = ?", [runId]);
     const start = { pid: r?.pid ?? undefined, pidStart: r?.pid_start ?? undefined } as RunSummary["start"];
     if (runState(start, undefined) === "crashed") this.db.run("update runs set state = 'crashed', status = 'crashed' where run_id = ?", [runId]);
+  }
+
+  /**
+   * Retention: deletes the runs older than `keepDays` days and those beyond
+   * the newest `keepRuns` of each job (ad-hoc commands count as one job),
+   * their history files and their rows (index, hosts, options). A run still
+   * going is never deleted (nor counted out: it is among the newest), nor
+   * one in `keep` (runs this server is running, even before the index has
+   * seen them). The index is brought up to date first, so what is deleted
+   * is what `runbook history` would list. Returns the deleted run ids.
+   */
+  prune(p: RetentionPolicy, keep: ReadonlySet<string> = new Set(), now = Date.now()): string[] {
+    if (!p.keepDays && !p.keepRuns) return [];
+    this.refresh();
+    const cutoff = p.keepDays ? new Date(now - p.keepDays * 86_400_000).toISOString() : "";
+    const rows = this.db.all(
+      `select run_id, time, status, row_number() over (partition by case when adhoc then '' else playbook end order by time desc) as n from runs`,
+    );
+    const doomed = rows
+      .filter((r) => r.status !== "running" && !keep.has(r.run_id as string))
+      .filter((r) => (p.keepDays && (r.time as string) < cutoff) || (p.keepRuns && (r.n as number) > p.keepRuns!))
+      .map((r) => r.run_id as string);
+    this.#batch(doomed, (runId) => {
+      rmSync(join(this.#runs, `${runId}.jsonl`), { force: true });
+      this.#forget(runId);
+    });
+    return doomed;
   }
 
   /** Runs newest first, filtered. */
@@ -348,6 +432,11 @@ export class Store {
     }
     const sql = `select r.* from ${from} ${where.length ? `where ${where.join(" and ")}` : ""} order by ${f.host ? "h.time" : "r.time"} desc limit ? offset ?`;
     return this.db.all(sql, [...args, f.limit ?? 200, f.offset ?? 0]).map(toRow);
+  }
+
+  /** The last known facts of hosts (from the newest run that gathered them), by host name. */
+  facts(): Map<string, { time: string; runId: string; facts: FactsSummary }> {
+    return new Map(this.db.all("select host, time, run_id, facts from host_facts").map((r) => [r.host as string, { time: r.time as string, runId: r.run_id as string, facts: JSON.parse(r.facts as string) as FactsSummary }]));
   }
 
   run(runId: string): RunRow | undefined {
@@ -416,6 +505,28 @@ export class Store {
 
   deleteSchedule(id: number): void {
     this.db.run("delete from schedules where id = ?", [id]);
+  }
+
+  /** Webhooks: no secret here (each is derived from the server key and the id: serve/hooks.ts). */
+  putHook(h: Omit<HookRow, "created" | "lastDelivery">): void {
+    this.db.run("insert into hooks (id, name, job, options, secret_store, user, created) values (?, ?, ?, ?, ?, ?, ?)", [h.id, h.name, h.job, JSON.stringify(h.options), h.secretStore ?? null, h.user, new Date().toISOString()]);
+  }
+
+  hooks(): HookRow[] {
+    return this.db.all("select * from hooks order by created").map(toHook);
+  }
+
+  hook(id: string): HookRow | undefined {
+    const r = this.db.get("select * from hooks where id = ?", [id]);
+    return r ? toHook(r) : undefined;
+  }
+
+  hookDelivered(id: string): void {
+    this.db.run("update hooks set last_delivery = ? where id = ?", [new Date().toISOString(), id]);
+  }
+
+  deleteHook(id: string): void {
+    this.db.run("delete from hooks where id = ?", [id]);
   }
 
   users(): UserRow[] {

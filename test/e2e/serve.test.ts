@@ -14,9 +14,10 @@
  * page go to RUNBOOK_SCREENSHOTS (docs/screenshots for the docs), else a
  * temp dir.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { request as httpsRequestRaw } from "node:https";
+import { createHmac, randomBytes } from "node:crypto";
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "puppeteer-core";
@@ -41,7 +42,7 @@ function startServer(args: string[], env: NodeJS.ProcessEnv): Promise<{ url: str
     const timer = setTimeout(() => reject(new Error(`runbook serve did not start:\n${out}`)), 60_000);
     const onData = (d: Buffer) => {
       out += d;
-      const m = /runbook serve: (http:\/\/\S+?)\/? /.exec(out);
+      const m = /runbook serve: (https?:\/\/\S+?)\/? /.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve({ url: m[1]!, child, output: () => out });
@@ -70,9 +71,9 @@ function recordResponses(page: Page, into: string[]): void {
   });
 }
 
-async function shot(page: Page, name: string): Promise<void> {
+async function shot(page: Page, name: string, fullPage = true): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
 }
 
 async function login(page: Page, url: string, user: string, password: string): Promise<void> {
@@ -531,6 +532,374 @@ s("serve: API tokens (hashed at rest, shown once) start a run and read its statu
     // The store's and the API's secrets are in no stored file and no page.
     const stored = [readFileSync(join(state, "serve.db")).toString("latin1"), ...readdirSync(join(state, "runs")).map((f) => readFileSync(join(state, "runs", f), "utf8")), await page.content()].join("\n");
     assert.not.ok(stored.includes(CANARY), "a secret was stored or shown");
+  } finally {
+    await browser?.close();
+    server.child.kill("SIGTERM");
+    await exited(server.child);
+  }
+});
+
+/** Logs in over plain HTTP (no browser): the session cookie, for GETs. */
+async function httpLogin(url: string, user: string, password: string): Promise<string> {
+  const form = await fetch(`${url}/login`);
+  const loginCookie = (form.headers.get("set-cookie") ?? "").split(";")[0]!;
+  const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+  const r = await fetch(`${url}/login`, { method: "POST", redirect: "manual", headers: { cookie: loginCookie }, body: new URLSearchParams({ _csrf: token, user, password }) });
+  assert.is(r.status, 303, `${user} logs in`);
+  return r.headers.getSetCookie().map((c) => c.split(";")[0]!).find((c) => c.startsWith("rb_session="))!;
+}
+
+/** A history file as `runbook play` writes one: start, play, maybe an end; `pid` alive keeps it running. */
+function fakeRun(state: string, o: { id: string; time: Date; playbook: string; adhoc?: boolean; host: string; end: boolean; pid?: number; pidStart?: string }): void {
+  const e = (seq: number, ev: Record<string, unknown>) => JSON.stringify({ ...ev, runId: o.id, seq, time: new Date(o.time.getTime() + seq).toISOString() }) + "\n";
+  const recap = { [o.host]: { ok: 1, changed: 0, failed: 0, skipped: 0, unreachable: 0, unknown: 0, time: 3 } };
+  writeFileSync(
+    join(state, "runs", `${o.id}.jsonl`),
+    e(1, { type: "run.start", playbook: o.playbook, adhoc: o.adhoc, user: "tester", check: false, diff: false, pid: o.pid ?? 4194305, pidStart: o.pidStart }) +
+      e(2, { type: "play.start", play: "p", hosts: [o.host], check: false }) +
+      (o.end ? e(3, { type: "run.end", recap, exitCode: 0, ms: 3 }) : ""),
+    { mode: 0o600 },
+  );
+}
+
+/** Run ids a runbook history --json lists. */
+async function cliHistory(state: string): Promise<string[]> {
+  const r = await runbook(["history", "--json", "-n", "1000"], { env: { RUNBOOK_STATE_DIR: state } });
+  return r.stdout.split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { runId: string }).runId).sort();
+}
+
+s("serve: retention deletes old runs and those beyond N per job (rows and logs), never a running one; runbook history agrees", async ({ lab }) => {
+  const state = mkdtempSync(join(tmpdir(), "rb-serve-retention-"));
+  const [t1] = lab.hosts.map((h) => h.name) as [string];
+  // A real run on a lab host, recent: kept.
+  await gate(lab, true);
+  const real = await runbook(["play", "test/fixtures/serve/deploy.ts", "-i", lab.inventory, "-l", t1], { env: { RUNBOOK_STATE_DIR: state, RUNBOOK_VAR_token: "retention-token" } });
+  assert.is(real.code, 0, real.stderr);
+  const [realRun] = readdirSync(join(state, "runs")).map((f) => f.replace(/\.jsonl$/, ""));
+  // Generated history: old runs of one job, many recent runs of another, ad-hoc commands, and an old run still going.
+  const day = 86_400_000;
+  const now = Date.now();
+  const id = (t: number, tag: string) => `${new Date(t).toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)}-${tag}`;
+  const old = [40, 41, 50].map((d, i) => ({ id: id(now - d * day, `a00${i}`), time: new Date(now - d * day), playbook: "playbooks/old.ts", host: t1, end: true }));
+  const many = [1, 2, 3, 4, 5].map((h, i) => ({ id: id(now - h * 3_600_000, `b00${i}`), time: new Date(now - h * 3_600_000), playbook: "playbooks/many.ts", host: t1, end: true }));
+  const adhoc = [1, 2, 3].map((m, i) => ({ id: id(now - m * 60_000, `c00${i}`), time: new Date(now - m * 60_000), playbook: `run all -- echo ${i}`, adhoc: true, host: t1, end: true }));
+  const sleeper = spawn("sleep", ["600"], { stdio: "ignore" });
+  const pidStart = readFileSync(`/proc/${sleeper.pid}/stat`, "utf8").split(") ")[1]!.split(" ")[19];
+  const going = { id: id(now - 60 * day, "d000"), time: new Date(now - 60 * day), playbook: "playbooks/old.ts", host: t1, end: false, pid: sleeper.pid, pidStart };
+  for (const r of [...old, ...many, ...adhoc, going]) fakeRun(state, r);
+  const config = join(state, "serve.yml");
+  writeFileSync(config, "keep-days: 30\nkeep-runs: 2\n");
+  const kept = [realRun!, ...many.slice(0, 2).map((r) => r.id), ...adhoc.slice(0, 2).map((r) => r.id), going.id].sort();
+
+  const server = await startServer(["-i", lab.inventory, "--playbooks", "test/fixtures/serve", "--config", config], { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "admin-pass-1", RUNBOOK_SERVE_PRUNE_MS: "300" });
+  const files = () => readdirSync(join(state, "runs")).map((f) => f.replace(/\.jsonl$/, "")).sort();
+  try {
+    // Applied at start, before the server listens: 3 old, 3 beyond 2 of many.ts, 1 beyond 2 ad-hoc; the old running run stays.
+    assert.match(server.output(), /retention: deleted 7 run\(s\)/);
+    assert.equal(files(), kept);
+    assert.equal(await cliHistory(state), kept, "runbook history lists what the UI keeps");
+    const cookie = await httpLogin(server.url, "admin", "admin-pass-1");
+    const page = await (await fetch(`${server.url}/history`, { headers: { cookie } })).text();
+    assert.equal([...page.matchAll(/data-run="([^"]+)"/g)].map((m) => m[1]).sort(), kept);
+    assert.match(page, /Runs are kept 30 days, and at most 2 per job/);
+
+    // Periodically: the old run ends (now it may go), and a new run of many.ts pushes out the oldest kept one.
+    appendFileSync(join(state, "runs", `${going.id}.jsonl`), JSON.stringify({ type: "run.end", runId: going.id, seq: 9, time: new Date(now - 60 * day + 9).toISOString(), recap: {}, exitCode: 0, ms: 9 }) + "\n");
+    sleeper.kill();
+    const newer = { id: id(now, "b009"), time: new Date(now), playbook: "playbooks/many.ts", host: t1, end: true };
+    fakeRun(state, newer);
+    const after = [realRun!, newer.id, many[0]!.id, ...adhoc.slice(0, 2).map((r) => r.id)].sort();
+    for (let i = 0; i < 400 && files().join() !== after.join(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(files(), after);
+    assert.equal(await cliHistory(state), after);
+    const page2 = await (await fetch(`${server.url}/history`, { headers: { cookie } })).text();
+    assert.equal([...page2.matchAll(/data-run="([^"]+)"/g)].map((m) => m[1]).sort(), after);
+  } finally {
+    sleeper.kill();
+    server.child.kill("SIGTERM");
+    await exited(server.child);
+  }
+  // The database's rows agree (read once the server let go of it).
+  const { default: sqlite } = await import("node-sqlite3-wasm");
+  const db = new sqlite.Database(join(state, "serve.db"), { readOnly: true });
+  try {
+    const ids = (sql: string) => db.all(sql).map((r) => r.run_id as string).sort();
+    const now2 = files();
+    assert.equal(ids("select run_id from runs"), now2);
+    assert.equal([...new Set(ids("select run_id from run_hosts"))], now2);
+  } finally {
+    db.close();
+  }
+});
+
+s("serve: the Nodes page shows each node's last known facts (the newest run that gathered them), filtered with --limit patterns", async ({ lab }) => {
+  const chromium = await ensureChromium((l) => console.error(l));
+  assert.ok(chromium, "chromium is installed (apt-get install chromium)");
+  const state = mkdtempSync(join(tmpdir(), "rb-serve-facts-"));
+  const [t1, t2] = lab.hosts.map((h) => h.name) as [string, string];
+  const gather = (limit: string) => runbook(["play", "test/fixtures/playbooks/gather.ts", "-i", lab.inventory, "-l", limit], { env: { RUNBOOK_STATE_DIR: state } });
+  const server = await startServer(["-i", lab.inventory, "--playbooks", "test/fixtures/serve"], { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "admin-pass-1" });
+  let browser: Browser | undefined;
+  try {
+    browser = await launch(chromium!);
+    const page = await adminPage(browser, server.url);
+    await page.goto(`${server.url}/nodes`);
+    assert.match(await page.$eval(`[data-facts="${t1}"]`, (e) => e.textContent ?? ""), /none yet/);
+    // A run on both hosts, then one on t1 only: t1's facts come from the second, t2's from the first.
+    assert.is((await gather("all")).code, 0);
+    const first = readdirSync(join(state, "runs")).map((f) => f.replace(/\.jsonl$/, ""));
+    assert.is((await gather(t1)).code, 0);
+    const second = readdirSync(join(state, "runs")).map((f) => f.replace(/\.jsonl$/, "")).find((r) => !first.includes(r))!;
+    await page.goto(`${server.url}/nodes`);
+    await page.$$eval("td.facts details", (ds) => ds.forEach((d) => ((d as HTMLDetailsElement).open = true)));
+    for (const [h, run] of [[t1, second], [t2, first[0]]] as const) {
+      const cell = await page.$eval(`[data-facts="${h}"]`, (e) => e.textContent?.replace(/\s+/g, " ") ?? "");
+      const os = (await ssh(lab, h, ". /etc/os-release; echo $PRETTY_NAME")).stdout.trim();
+      const kernel = (await ssh(lab, h, "uname -r")).stdout.trim();
+      const addr = lab.hosts.find((x) => x.name === h)!.address;
+      assert.ok(cell.includes(os), `${h}: ${os} in ${cell}`);
+      assert.ok(cell.includes(kernel), `${h}: kernel ${kernel}`);
+      assert.ok(cell.includes(`${addr}/`), `${h}: address ${addr}`);
+      assert.ok(cell.includes(run!), `${h}: from run ${run}`);
+    }
+    await shot(page, "nodes-facts");
+    // The pattern filter (the --limit syntax) keeps the facts with their node.
+    await page.goto(`${server.url}/nodes?pattern=${encodeURIComponent(`all:!${t1}`)}`);
+    assert.equal(await page.$$eval("tr.node", (rows) => rows.map((r) => (r as HTMLElement).dataset.node)), [t2]);
+    assert.match(await page.$eval(`[data-facts="${t2}"]`, (e) => e.textContent ?? ""), new RegExp(first[0]!));
+  } finally {
+    await browser?.close();
+    server.child.kill("SIGTERM");
+    await exited(server.child);
+  }
+});
+
+s("serve: a 50,000-line log stays usable: per-host pages, failures linked, each task's last lines, every line reachable on paged output", async ({ lab }) => {
+  const chromium = await ensureChromium((l) => console.error(l));
+  assert.ok(chromium, "chromium is installed (apt-get install chromium)");
+  const state = mkdtempSync(join(tmpdir(), "rb-serve-biglog-"));
+  const [t1, t2] = lab.hosts.map((h) => h.name) as [string, string];
+  // A real run: 25,000 lines on each host, and t2 fails at the very end.
+  const play = await runbook(["play", "test/fixtures/playbooks/biglog.ts", "-i", lab.inventory], { env: { RUNBOOK_STATE_DIR: state, RUNBOOK_VAR_failOn: t2 } });
+  assert.is(play.code, 2, play.stderr);
+  const [runId] = readdirSync(join(state, "runs")).map((f) => f.replace(/\.jsonl$/, ""));
+  const server = await startServer(["-i", lab.inventory, "--playbooks", "test/fixtures/serve"], { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "admin-pass-1" });
+  let browser: Browser | undefined;
+  try {
+    browser = await launch(chromium!);
+    const page = await adminPage(browser, server.url);
+    const res = await page.goto(`${server.url}/runs/${runId}`);
+    const html = await res!.text();
+    assert.ok(html.length < 200_000, `the run page is ${html.length} bytes`);
+    assert.match(await page.$eval("#log-big", (e) => e.textContent ?? ""), /50001 lines/);
+    assert.is((await page.$$("#log li.task")).length, 0, "no host's log is on the page itself");
+    assert.equal(await page.$$eval("#log details.collapsed", (ds) => ds.map((d) => (d as HTMLElement).dataset.host)), [t1, t2]);
+    assert.equal(await page.$$eval("#failures li", (ls) => ls.map((l) => (l as HTMLElement).dataset.failedHost)), [t2]);
+    await shot(page, "run-big");
+
+    // The failure links to the failing host's own log, at its failed task, ending with why.
+    await Promise.all([page.waitForNavigation(), page.click("#failures a")]);
+    assert.match(page.url(), new RegExp(`\\?host=${t2}#task-\\d+$`));
+    assert.equal(await page.$$eval("#log details.hostlog", (ds) => ds.map((d) => (d as HTMLElement).dataset.host)), [t2]);
+    const anchor = new URL(page.url()).hash;
+    const failed = await page.$eval(`${anchor}`, (li) => ({ status: li.querySelector(".badge")?.textContent, earlier: li.querySelector("p.earlier")?.textContent ?? "", lines: (li.querySelector("pre.out")?.textContent ?? "").split("\n").filter(Boolean) }));
+    assert.is(failed.status, "failed");
+    assert.is(failed.lines.length, 200, "the last 200 lines");
+    assert.is(failed.lines.at(-1), `FATAL ${t2}: disk full at the end`);
+    assert.is(failed.lines.at(-2), `${t2} line 25000`);
+    assert.match(failed.earlier, /24801 earlier lines/);
+    await shot(page, "run-big-host");
+
+    // Every line is reachable: the task's output, paged by 1,000, numbered.
+    await Promise.all([page.waitForNavigation(), page.click(`${anchor} p.earlier a`)]);
+    assert.match(await page.$eval(".meta", (e) => e.textContent ?? ""), /lines 1–1000 of 25001/);
+    await Promise.all([page.waitForNavigation(), page.click(".pager .pages a[href='?page=13']")]);
+    const line = await page.$$eval(
+      "#lines li",
+      (ls, want) => ({ number: Number((ls[0]!.parentElement as HTMLOListElement).start) + ls.findIndex((l) => l.textContent === want), count: ls.length }),
+      `${t2} line 12345`,
+    );
+    assert.equal(line, { number: 12345, count: 1000 });
+    await shot(page, "run-output-page", false);
+    await page.goto(`${server.url}/runs/${runId}/output/${anchor.slice("#task-".length)}?page=last`);
+    assert.equal(await page.$$eval("#lines li", (ls) => ls.length), 1);
+    assert.is(await page.$eval("#lines li", (l) => l.textContent), `FATAL ${t2}: disk full at the end`);
+    // The healthy host's log is one click away too.
+    await page.goto(`${server.url}/runs/${runId}`);
+    await Promise.all([page.waitForNavigation(), page.click(`#host-${t1} summary a`)]);
+    assert.equal(await page.$$eval("#log details.hostlog", (ds) => ds.map((d) => (d as HTMLElement).dataset.host)), [t1]);
+    assert.match(await page.$eval("#log-filter", (e) => e.textContent ?? ""), new RegExp(`The log of ${t1} only`));
+  } finally {
+    await browser?.close();
+    server.child.kill("SIGTERM");
+    await exited(server.child);
+  }
+});
+
+/** A request over HTTPS trusting only `ca` (the test's self-signed certificate). */
+function httpsRequest(url: string, ca: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequestRaw(url, { method: init.method ?? "GET", headers: init.headers, ca }, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on("error", reject);
+    req.end(init.body);
+  });
+}
+
+s("serve: a non-loopback address needs TLS or --insecure-listen; with --tls-cert/--tls-key it serves HTTPS with Secure cookies", async ({ lab }) => {
+  const state = mkdtempSync(join(tmpdir(), "rb-serve-tls-"));
+  const env = { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "admin-pass-1" };
+  const args = ["-i", lab.inventory, "--playbooks", "test/fixtures/serve", "--listen", "0.0.0.0"];
+  // Refused without TLS, and without a key to the certificate.
+  const refused = await runbook(["serve", ...args, "--port", "0"], { env });
+  assert.is(refused.code, 1);
+  assert.match(refused.stderr, /--listen 0\.0\.0\.0 is not a loopback address.*--tls-cert FILE --tls-key FILE.*--insecure-listen/s);
+  const cert = join(state, "cert.pem");
+  const key = join(state, "key.pem");
+  const half = await runbook(["serve", ...args, "--port", "0", "--tls-cert", cert], { env });
+  assert.match(half.stderr, /--tls-cert and --tls-key go together/);
+  // A self-signed certificate for 127.0.0.1, made by openssl.
+  const made = spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=runbook-test", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], { encoding: "utf8" });
+  assert.is(made.status, 0, made.stderr);
+  const ca = readFileSync(cert, "utf8");
+
+  const server = await startServer([...args, "--tls-cert", cert, "--tls-key", key], env);
+  try {
+    assert.match(server.url, /^https:\/\/0\.0\.0\.0:\d+$/);
+    const base = server.url.replace("0.0.0.0", "127.0.0.1");
+    const form = await httpsRequest(`${base}/login`, ca);
+    assert.is(form.status, 200);
+    const loginCookie = String(form.headers["set-cookie"]).split(";")[0]!;
+    assert.match(String(form.headers["set-cookie"]), /; Secure/);
+    const token = /name="_csrf" value="([^"]+)"/.exec(form.body)![1]!;
+    const login = await httpsRequest(`${base}/login`, ca, {
+      method: "POST",
+      headers: { cookie: loginCookie, "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ _csrf: token, user: "admin", password: "admin-pass-1" }).toString(),
+    });
+    assert.is(login.status, 303);
+    const session = ([] as string[]).concat(login.headers["set-cookie"] ?? []).find((c) => c.startsWith("rb_session="))!;
+    assert.match(session, /; Secure/, "the session cookie is Secure over HTTPS");
+    assert.match(session, /HttpOnly/);
+    const nodes = await httpsRequest(`${base}/nodes`, ca, { headers: { cookie: session.split(";")[0]! } });
+    assert.is(nodes.status, 200);
+    assert.match(nodes.body, new RegExp(`data-node="${lab.hosts[0]!.name}"`));
+    // Plain HTTP on the TLS port gets no page.
+    const plain = await fetch(`${base.replace("https:", "http:")}/login`).then((r) => r.status, () => "refused");
+    assert.is.not(plain, 200);
+    // A client that does not trust the certificate is refused by its own TLS check.
+    assert.is(await fetch(`${base}/login`).then(() => "trusted", () => "refused"), "refused");
+  } finally {
+    server.child.kill("SIGTERM");
+    await exited(server.child);
+  }
+  // --insecure-listen: plain HTTP on that address, as asked.
+  const insecure = await startServer([...args, "--insecure-listen"], env);
+  try {
+    assert.match(insecure.url, /^http:\/\/0\.0\.0\.0:/);
+    assert.is((await fetch(`${insecure.url.replace("0.0.0.0", "127.0.0.1")}/login`)).status, 200);
+  } finally {
+    insecure.child.kill("SIGTERM");
+    await exited(insecure.child);
+  }
+});
+
+/** A shell script's stdout (the server is another process: blocking here is fine). */
+async function runShell(script: string, env: Record<string, string>): Promise<string> {
+  const r = spawnSync("sh", ["-c", script], { env: { ...process.env, ...env }, encoding: "utf8" });
+  assert.is(r.status, 0, r.stderr);
+  return r.stdout;
+}
+
+s("serve: signed webhooks start a job (HMAC-SHA256 over timestamp and body); bad, stale and replayed deliveries are refused; the secret is shown once and stored nowhere", async ({ lab }) => {
+  const chromium = await ensureChromium((l) => console.error(l));
+  assert.ok(chromium, "chromium is installed (apt-get install chromium)");
+  const state = mkdtempSync(join(tmpdir(), "rb-serve-hooks-"));
+  mkdirSync(join(state, "secrets"), { mode: 0o700 });
+  const storeSecret = `${CANARY}-hookstore`;
+  writeFileSync(join(state, "secrets", "deploy.yml"), `token: ${storeSecret}\n`, { mode: 0o600 });
+  const server = await startServer(["-i", lab.inventory, "--playbooks", "test/fixtures/serve"], { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "admin-pass-1" });
+  const [t1] = lab.hosts.map((h) => h.name) as [string];
+  let browser: Browser | undefined;
+  const deliver = (url: string, body: string, headers: Record<string, string>) => fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+  const signed = (secret: string, body: string, ts = String(Math.floor(Date.now() / 1000))) => ({ "X-Runbook-Timestamp": ts, "X-Runbook-Signature-256": `sha256=${createHmac("sha256", secret).update(`${ts}.${body}`).digest("hex")}` });
+  try {
+    await gate(lab, true);
+    browser = await launch(chromium!);
+    const page = await adminPage(browser, server.url);
+    const makeHook = async (options: string, store: string) => {
+      await page.goto(`${server.url}/hooks`);
+      await page.type("input[name=name]", "ci");
+      await page.select("select[name=job]", "deploy");
+      await page.type("textarea[name=options]", options);
+      if (store) await page.type("input[name=secret_store]", store);
+      await page.type("input[name=limit]", t1);
+      await Promise.all([page.waitForNavigation(), page.click("button#hook")]);
+    };
+    await makeHook("motd=from a hook", "");
+    assert.match(await page.$eval(".error", (e) => e.textContent ?? ""), /secret options \(token\): a webhook needs a secret store/);
+    await page.$eval("textarea[name=options]", (t) => ((t as HTMLTextAreaElement).value = ""));
+    await makeHook("motd=from a hook", "deploy");
+    const secret = await page.$eval("#hook-secret", (e) => e.textContent ?? "");
+    const url = (await page.$eval("#hook-url", (e) => e.textContent ?? "")).replace(/^https?:\/\/[^/]+/, server.url);
+    assert.match(secret, /^rbh_[0-9a-f]{64}$/);
+    await shot(page, "hooks");
+    // From here on, no response may hold the secret.
+    const seen: string[] = [];
+    recordResponses(page, seen);
+    await page.goto(`${server.url}/hooks`);
+    assert.is((await page.$$("tr.hook")).length, 1);
+
+    // Refused: no headers, a wrong secret, a stale timestamp, an unknown hook.
+    const body = JSON.stringify({ options: { channel: "testing" } });
+    const refusal = async (r: Response) => [r.status, ((await r.json()) as { error: string }).error];
+    assert.equal(await refusal(await deliver(url, body, {})), [401, "no X-Runbook-Timestamp header (Unix seconds)"]);
+    assert.equal(await refusal(await deliver(url, body, signed(`${secret}x`, body))), [401, "bad signature"]);
+    assert.equal(await refusal(await deliver(url, body, signed(secret, `${body} `))), [401, "bad signature"]);
+    assert.equal(await refusal(await deliver(url, body, signed(secret, body, String(Math.floor(Date.now() / 1000) - 600)))), [401, "timestamp more than 300 s from the server's clock"]);
+    assert.equal(await refusal(await deliver(url.replace(/\/webhooks\/\w+$/, "/webhooks/0000000000000000"), body, signed(secret, body))), [401, "bad signature"]);
+    assert.equal((await refusal(await deliver(url, JSON.stringify({ options: { token: "x" } }), signed(secret, JSON.stringify({ options: { token: "x" } })))))[0], 400);
+
+    // A good delivery starts the job: its fixed options, the body's channel, the token from the store.
+    const good = signed(secret, body);
+    const started = await deliver(url, body, good);
+    assert.is(started.status, 202);
+    const { runId } = (await started.json()) as { runId: string };
+    await page.goto(`${server.url}/runs/${runId}`);
+    await page.waitForFunction(() => document.querySelector("#run-status")?.textContent === "ok", { timeout: WAIT });
+    assert.match(await page.$eval(".meta", (e) => e.textContent ?? ""), /admin \(hook ci\)/);
+    assert.is((await ssh(lab, t1, "cat /srv/serve-demo/token")).stdout, storeSecret);
+    assert.match((await ssh(lab, t1, "cat /srv/serve-demo/app.conf")).stdout, /channel = testing\nmotd = from a hook/);
+    // The same delivery again is a replay.
+    assert.equal(await refusal(await deliver(url, body, good)), [401, "this delivery was already accepted (replay)"]);
+
+    // The recipe the page shows (openssl and curl) works as written.
+    const recipe = await runShell(`ts=$(date +%s); body='{"options":{"motd":"from curl"}}'
+sig=$(printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$SECRET" -r | cut -d' ' -f1)
+curl -s -H "X-Runbook-Timestamp: $ts" -H "X-Runbook-Signature-256: sha256=$sig" -H 'content-type: application/json' -d "$body" "$URL"`, { SECRET: secret, URL: url });
+    const second = (JSON.parse(recipe) as { runId: string }).runId;
+    await page.goto(`${server.url}/runs/${second}`);
+    await page.waitForFunction(() => document.querySelector("#run-status")?.textContent === "ok", { timeout: WAIT });
+    assert.match((await ssh(lab, t1, "cat /srv/serve-demo/app.conf")).stdout, /motd = from curl/);
+    await page.goto(`${server.url}/history`);
+    assert.equal(await page.$$eval("#history tr.run", (rows) => rows.map((r) => (r as HTMLElement).dataset.run)), [second, runId]);
+    await page.goto(`${server.url}/hooks`);
+    assert.match(await page.$eval("tr.hook", (r) => r.textContent ?? ""), /\d{4}-\d\d-\d\d/, "the last delivery is shown");
+
+    // Deleted: its deliveries are refused.
+    await Promise.all([page.waitForNavigation(), page.click("tr.hook form button")]);
+    assert.is((await deliver(url, body, signed(secret, body))).status, 401);
+
+    // The secret (and the store's) is in no later page, no stored file, not the server's output.
+    const stored = [readFileSync(join(state, "serve.db")).toString("latin1"), readFileSync(join(state, "webhook.key"), "utf8"), ...readdirSync(join(state, "runs")).map((f) => readFileSync(join(state, "runs", f), "utf8"))];
+    for (const [where, text] of [["pages", seen.join("\n")], ["stored files", stored.join("\n")], ["the server's output", server.output()]] as const) {
+      assert.not.ok(text.includes(secret) || text.includes(secret.slice(4)), `${where} hold the hook secret`);
+      assert.not.ok(text.includes(CANARY), `${where} hold the canary`);
+    }
+    assert.match(server.output(), /webhook \w+ refused: bad signature/, "refusals are logged (without the secret)");
   } finally {
     await browser?.close();
     server.child.kill("SIGTERM");

@@ -4,7 +4,7 @@
  * half-written line is read once whole), and the HTTP rules through the
  * app's own request function: login, CSRF on every POST, roles.
  */
-import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -76,6 +76,22 @@ test("the index: states from the files, crashed never running, filters by host/s
   assert.is(c.state, "finished");
   assert.equal(c.hosts, ["tnode1", "tnode2", "tnode3"]);
   assert.equal(store.runs({ status: "failed" }).map((r) => r.runId), ["20261204-120200-cccc"]);
+  store.close();
+});
+
+test("retention: older than N days or beyond N per job goes (file and rows), a running run never", () => {
+  const dir = mkdtempSync(join(tmpdir(), "rb-serve-"));
+  const runs = fakeRuns(dir);
+  const store = new Store(dir);
+  // 2026-12-04 12:00 runs; "now" two days later: keep 1 day takes the ended ones, not the running one.
+  const now = Date.UTC(2026, 11, 6, 12);
+  // The three runs are of one job.
+  assert.equal(store.prune({ keepRuns: 3 }, new Set(), now), []);
+  assert.equal(store.prune({ keepRuns: 2 }, new Set(), now), ["20261204-120000-aaaa"]);
+  assert.equal(store.prune({ keepDays: 1 }, new Set(["20261204-120100-bbbb"]), now), [], "a run this server is running is kept");
+  assert.equal(store.prune({ keepDays: 1 }, new Set(), now), ["20261204-120100-bbbb"]);
+  assert.equal(store.runs().map((r) => r.runId), ["20261204-120200-cccc"]);
+  assert.equal(readdirSync(runs), ["20261204-120200-cccc.jsonl"]);
   store.close();
 });
 

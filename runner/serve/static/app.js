@@ -70,18 +70,57 @@ function taskItem(host, task, role) {
   return li;
 }
 
+// A live log keeps the last LIVE_LINES lines of each task in the page (a
+// whale log would otherwise grow the page without bound); the whole output
+// is on the task's output pages once the run has ended.
+const LIVE_LINES = 1000;
+const lineCounts = new WeakMap();
+
 function output(li, text) {
   let pre = li.querySelector("pre.out");
   if (!pre) li.append((pre = el("pre", "out")));
   const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
-  pre.append(text.endsWith("\n") ? text : text + "\n");
+  const chunk = document.createTextNode(text);
+  lineCounts.set(chunk, chunk.data.split("\n").length - 1);
+  pre.append(chunk);
+  let lines = (Number(pre.dataset.lines) || 0) + lineCounts.get(chunk);
+  let dropped = 0;
+  while (lines > LIVE_LINES && pre.firstChild && pre.firstChild !== chunk) {
+    const n = lineCounts.get(pre.firstChild) || 0;
+    pre.firstChild.remove();
+    lines -= n;
+    dropped += n;
+  }
+  pre.dataset.lines = String(lines);
+  if (dropped) {
+    let note = li.querySelector("p.earlier");
+    if (!note) li.insertBefore((note = el("p", "earlier dim")), pre);
+    note.dataset.dropped = String((Number(note.dataset.dropped) || 0) + dropped);
+    note.textContent = "showing the last " + LIVE_LINES + " lines while the run goes (all of them when it has ended)";
+  }
   if (atEnd) pre.scrollTop = pre.scrollHeight;
 }
 
+// The run page may show one host's log (?host=), or leave hosts to their
+// own page (a big log): events of hosts whose log is not here only update
+// their status.
+function logShown(host) {
+  const only = document.getElementById("run").dataset.only;
+  if (only) return only === host;
+  const d = document.getElementById("host-" + host);
+  return !d || !d.classList.contains("collapsed");
+}
+
 function apply(e) {
+  if (e.host && !logShown(e.host)) {
+    if (e.type === "task.start") setStatus(e.host, "running");
+    if (e.type === "host.failed" || (e.type === "task.result" && e.status === "failed")) setStatus(e.host, "failed");
+    if (e.type === "host.unreachable") setStatus(e.host, "unreachable");
+    return;
+  }
   switch (e.type) {
     case "play.start":
-      for (const h of e.hosts) hostLog(h);
+      for (const h of e.hosts) if (logShown(h)) hostLog(h);
       break;
     case "task.start":
       taskItem(e.host, e.task, e.role);
@@ -145,6 +184,8 @@ function pollHistory(tbody) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  // A task's output shows its end (where a failure says why); scroll up for more.
+  for (const pre of document.querySelectorAll("li.task pre.out")) pre.scrollTop = pre.scrollHeight;
   const run = document.getElementById("run");
   if (run && run.dataset.state === "running") followRun(run);
   const hist = document.querySelector("tbody[data-poll]");
