@@ -43,8 +43,9 @@ export function loadCore(coreModuleUrl) {
       // none yet
     }
   }
-  // One line with the source's first, so line numbers (and the source map) stay right.
-  const wrapped = `(function (exports, require, module, __filename, __dirname, __runbookImport) {${readFileSync(file, "utf8")}\n})`;
+  // One line with the source's first, so line numbers (and the source map)
+  // stay right. latin1: the build made the file ASCII (a copy, no decoding).
+  const wrapped = `(function (exports, require, module, __filename, __dirname, __runbookImport) {${readFileSync(file, "latin1")}\n})`;
   // A file: URL as the name, so stack traces (and sourceStack) see it like the ES modules' files.
   const script = new vm.Script(wrapped, { filename: pathToFileURL(file).href, cachedData });
   if (cachedData === undefined || script.cachedDataRejected || (play && from !== playCache)) {
