@@ -36,7 +36,7 @@ import { createHash } from "node:crypto";
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createRequire, SourceMap } from "node:module";
-import { dirname, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
@@ -267,10 +267,24 @@ function writeShims(dir, modules, metafile, vendor) {
     writeFileSync(file, lines.join("\n") + "\n");
     rmSync(`${file}.map`, { force: true });
   };
+  /**
+   * A module's export names: its own (esbuild's metafile), and those of the
+   * modules it re-exports with `export * from`, which the file-for-file
+   * build leaves as imports and so cannot list.
+   */
+  const exportsOf = (rel, seen = new Set()) => {
+    if (seen.has(rel)) return [];
+    seen.add(rel);
+    const names = new Set(metafile.outputs[join("dist", basename(dir), rel.replace(/\.ts$/, ".js")).split(sep).join("/")]?.exports ?? []);
+    for (const m of readFileSync(join(ROOT, rel), "utf8").matchAll(/^export \* from ["'](\.{1,2}\/[^"']+)["']/gm)) {
+      const target = relative(ROOT, resolve(ROOT, dirname(rel), m[1])).split(sep).join("/");
+      for (const n of exportsOf(target, seen)) if (n !== "default") names.add(n);
+    }
+    return [...names];
+  };
   for (const rel of modules) {
-    const out = join(dir, rel.replace(/\.ts$/, ".js"));
-    const exports = metafile.outputs[relative(ROOT, out).split(sep).join("/")]?.exports ?? [];
-    shim(out, `__runbookCore.modules[${JSON.stringify(rel)}]`, exports.filter((n) => n !== "default"), exports.includes("default") ? `__m.default` : null);
+    const exports = exportsOf(rel);
+    shim(join(dir, rel.replace(/\.ts$/, ".js")), `__runbookCore.modules[${JSON.stringify(rel)}]`, exports.filter((n) => n !== "default"), exports.includes("default") ? `__m.default` : null);
   }
   for (const [pkg, names] of vendor) {
     // A CommonJS package's names may be on its default export only.
