@@ -19,10 +19,16 @@
 // `import.meta.url` in every compiled file is replaced by the URL of the
 // source file, so roles find their templates beside their source.
 //
-// The npm packages every run loads (zod, yaml, diff: ~210 files) are
-// bundled into one file each under dist/<build>/vendor/, and runbook's
-// compiled files and users' bundles import those: Node's loader costs per
-// file, and this halves the CPU a one-task play spends loading modules.
+// What every `runbook play` loads (CORE_ENTRIES and all they import
+// statically: ~100 of runbook's modules, zod, yaml, diff, ssh2) is also
+// bundled into one CommonJS file, dist/<build>/core.cjs, which
+// bin/load-core.js runs with V8's code cache: this takes a start from
+// ~0.29 to ~0.15 CPU-seconds. The compiled files of those modules (and
+// vendor/NAME.js for zod, yaml and diff) are replaced by shims that export
+// the core's instances, so the modules outside the core (roles, serve, the
+// other commands) and users' bundles, which import those files, share one
+// instance of each module. The core's dynamic imports go through the
+// loader (see load-core.js).
 //
 // A user who cannot write dist/ keeps bundles in a private cache under the
 // temp dir, and falls back to tsx while the build is stale.
@@ -30,7 +36,7 @@ import { createHash } from "node:crypto";
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createRequire, SourceMap } from "node:module";
-import { dirname, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
@@ -42,11 +48,18 @@ const SOURCE_DIRS = ["runner", "tasks", "roles"];
 /** The public API module ("runbook"): the engine with the task library installed. */
 const SOURCE_FILES = ["index.ts", "cli.ts"];
 /** npm packages bundled into one file each (see the top); imported by these exact names only. */
-// (Not ssh2: bundled, it loads in twice the CPU of its 27 files, since its
-// lazily required parts, such as the server and SFTP, become eager.)
+// (ssh2 is in the core, but not vendored: as an ES module bundle its lazily
+// required parts, such as the server and SFTP, became eager.)
 const VENDOR = ["zod", "yaml", "diff"];
+/**
+ * The core (bin/load-core.js): these modules and everything they import
+ * statically, bundled into one CommonJS file that starts from V8's code cache.
+ */
+const CORE_ENTRIES = ["cli.ts", "runner/cli/play.ts"];
+/** npm packages the core leaves to node_modules: native addons, and the build tools. */
+const CORE_EXTERNAL = ["cpu-features", "esbuild", "tsx"];
 /** Files whose change invalidates every build (the build logic itself). */
-const META = ["bin/compile.js", "package.json", "package-lock.json"];
+const META = ["bin/compile.js", "bin/load-core.js", "package.json", "package-lock.json"];
 /** Old builds are removed once this old: a long run may still import from one. */
 const KEEP_OLD_MS = 24 * 3600_000;
 
@@ -92,8 +105,7 @@ export function currentBuild() {
 }
 
 /** Source text with `import.meta.url` (and dirname/filename) of the source file. */
-function withSourceLocation(file) {
-  const text = readFileSync(file, "utf8");
+function withSourceLocation(file, text = readFileSync(file, "utf8")) {
   if (!text.includes("import.meta.")) return text;
   return text
     .replaceAll("import.meta.url", JSON.stringify(pathToFileURL(file).href))
@@ -123,8 +135,10 @@ export async function build() {
   const stamps = {};
   for (const rel of [...META.filter((f) => existsSync(join(ROOT, f))), ...sources]) stamps[rel] = stamp(join(ROOT, rel));
   try {
-    const vendored = await buildVendor(esbuild, dir);
-    await esbuild.build({
+    const vendor = vendorExports();
+    /** npm package -> the URL of its shim (dist/<build>/vendor/NAME.js), which hands out the core's copy. */
+    const vendored = new Map([...vendor.keys()].map((pkg) => [pkg, pathToFileURL(join(dir, "vendor", `${pkg}.js`)).href]));
+    const perFile = await esbuild.build({
       absWorkingDir: ROOT,
       entryPoints: sources,
       outdir: dir,
@@ -135,6 +149,7 @@ export async function build() {
       platform: "node",
       target: "node20",
       sourcemap: "linked",
+      metafile: true,
       logLevel: "silent",
       plugins: [
         {
@@ -148,6 +163,8 @@ export async function build() {
         },
       ],
     });
+    const core = await buildCore(esbuild, dir, [...vendor.keys()]);
+    writeShims(dir, core, perFile.metafile, vendor);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw buildError(err, ROOT);
@@ -159,49 +176,122 @@ export async function build() {
   return { id, dir, sources: stamps, vendor: VENDOR };
 }
 
-/**
- * Bundles each VENDOR package into dist/<build>/vendor/NAME.js, an ES
- * module with the package's named exports (a CommonJS package's names are
- * read by requiring it once, here) and its default export. Returns package
- * name -> the bundle's file URL; a package that cannot be bundled is left
- * out (imported from node_modules as before).
- */
-async function buildVendor(esbuild, dir) {
+/** Each VENDOR package's export names (a CommonJS package's are read by requiring it once, here); a package not installed is left out. */
+function vendorExports() {
   const require = createRequire(join(ROOT, "package.json"));
-  /** @type {Map<string, string>} */
+  /** @type {Map<string, string[]>} */
   const out = new Map();
   for (const pkg of VENDOR) {
-    let names;
     try {
-      names = Object.keys(require(pkg)).filter((n) => n !== "default" && n !== "__esModule" && /^[A-Za-z_$][\w$]*$/.test(n));
+      out.set(
+        pkg,
+        Object.keys(require(pkg)).filter((n) => n !== "default" && n !== "__esModule" && /^[A-Za-z_$][\w$]*$/.test(n)),
+      );
     } catch {
-      continue;
-    }
-    const file = join(dir, "vendor", `${pkg}.js`);
-    const spec = JSON.stringify(pkg);
-    try {
-      await esbuild.build({
-        absWorkingDir: ROOT,
-        stdin: {
-          contents: `import * as m from ${spec};\nconst d = m.default ?? m;\nexport default d;\nexport const { ${names.join(", ")} } = m.${names[0]} !== undefined ? m : d;\n`,
-          resolveDir: ROOT,
-          loader: "js",
-        },
-        outfile: file,
-        bundle: true,
-        format: "esm",
-        platform: "node",
-        target: "node20",
-        logLevel: "silent",
-        // A CommonJS package's require() of a Node built-in, from the ES module bundle.
-        banner: { js: 'import { createRequire as __runbookRequire } from "node:module"; const require = __runbookRequire(import.meta.url);' },
-      });
-      out.set(pkg, pathToFileURL(file).href);
-    } catch {
-      // Left to node_modules.
+      // not installed
     }
   }
   return out;
+}
+
+/**
+ * A core source: its dynamic imports call the loader's __runbookImport
+ * (bin/load-core.js) with the source's URL, since a vm.Script cannot
+ * `import()` on Node 20 without an experimental flag; then
+ * withSourceLocation. (No source has `import(` in a string or comment.)
+ */
+function coreSource(file) {
+  const url = JSON.stringify(pathToFileURL(file).href);
+  return withSourceLocation(file, readFileSync(file, "utf8").replace(/(?<![\w$.])import\(/g, `__runbookImport(${url}, `));
+}
+
+/**
+ * Bundles CORE_ENTRIES with every module they import statically (runbook's
+ * and the npm packages', except native ones) into dist/<build>/core.cjs,
+ * whose exports are `modules` (source path -> namespace) and `packages`
+ * (the VENDOR packages' namespaces). Returns the core's runbook sources.
+ */
+async function buildCore(esbuild, dir, packages) {
+  const plugin = {
+    name: "runbook-core",
+    setup(b) {
+      b.onLoad({ filter: /\.ts$/ }, (a) => ({ contents: coreSource(a.path), loader: "ts" }));
+      // A native addon stays where it was installed (ssh2's crypto binding).
+      b.onResolve({ filter: /\.node$/ }, (a) => ({ path: resolve(a.resolveDir, a.path), external: true }));
+    },
+  };
+  const common = { absWorkingDir: ROOT, bundle: true, platform: "node", target: "node20", logLevel: "silent", plugins: [plugin] };
+  const probe = await esbuild.build({ ...common, entryPoints: CORE_ENTRIES, write: false, packages: "external", format: "esm", metafile: true, outdir: dir });
+  const found = Object.keys(probe.metafile.inputs).filter((f) => f.endsWith(".ts"));
+  // The entries first, so modules evaluate in the order `runbook play` imported them.
+  const modules = [...CORE_ENTRIES, ...found.filter((f) => !CORE_ENTRIES.includes(f)).sort()];
+  const entry = [
+    ...modules.map((m, i) => `import * as m${i} from ${JSON.stringify(`./${m}`)};`),
+    ...packages.map((p, i) => `import * as p${i} from ${JSON.stringify(p)};`),
+    `export const modules = { ${modules.map((m, i) => `${JSON.stringify(m)}: m${i}`).join(", ")} };`,
+    `export const packages = { ${packages.map((p, i) => `${JSON.stringify(p)}: p${i}`).join(", ")} };`,
+  ].join("\n");
+  await esbuild.build({
+    ...common,
+    stdin: { contents: entry, resolveDir: ROOT, sourcefile: "runbook-core.js", loader: "js" },
+    format: "cjs",
+    outfile: join(dir, "core.cjs"),
+    sourcemap: "linked",
+    external: CORE_EXTERNAL,
+  });
+  // esbuild escapes non-ASCII characters in code (charset "ascii"), not in
+  // comments: with those replaced (one "?" per UTF-16 unit, so columns stay),
+  // the file is ASCII and the loader reads it as latin1, a plain copy
+  // (decoding 2 MB of UTF-8 took ~9 ms).
+  const out = join(dir, "core.cjs");
+  writeFileSync(out, readFileSync(out, "utf8").replace(/[^\x00-\x7f]/g, "?"));
+  return modules;
+}
+
+/**
+ * Replaces the compiled file of every core module by a shim that exports
+ * the core's instance, and writes vendor/NAME.js (the core's copy of each
+ * VENDOR package) and core.js (loads the core, once per process). Users'
+ * bundles and the modules outside the core import these, so every module
+ * has one instance.
+ */
+function writeShims(dir, modules, metafile, vendor) {
+  writeFileSync(join(dir, "core.js"), `import { loadCore } from ${JSON.stringify(pathToFileURL(join(ROOT, "bin", "load-core.js")).href)};\nexport const core = loadCore(import.meta.url);\n`);
+  /** `names` of the object `lookup` evaluates to, and `default` as `defaultOf` (an expression of \`__m\`) unless null. */
+  const shim = (file, lookup, names, defaultOf) => {
+    const coreRel = relative(dirname(file), join(dir, "core.js")).split(sep).join("/");
+    const lines = [`import { core as __runbookCore } from ${JSON.stringify(coreRel.startsWith(".") ? coreRel : `./${coreRel}`)};`, `const __m = ${lookup};`];
+    if (names.length) lines.push(`const ${names.map((n, i) => `__e${i} = __m[${JSON.stringify(n)}]`).join(", ")};`, `export { ${names.map((n, i) => `__e${i} as ${n}`).join(", ")} };`);
+    if (defaultOf) lines.push(`export default ${defaultOf};`);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, lines.join("\n") + "\n");
+    rmSync(`${file}.map`, { force: true });
+  };
+  /**
+   * A module's export names: its own (esbuild's metafile), and those of the
+   * modules it re-exports with `export * from`, which the file-for-file
+   * build leaves as imports and so cannot list.
+   */
+  const exportsOf = (rel, seen = new Set()) => {
+    if (seen.has(rel)) return [];
+    seen.add(rel);
+    const names = new Set(metafile.outputs[join("dist", basename(dir), rel.replace(/\.ts$/, ".js")).split(sep).join("/")]?.exports ?? []);
+    for (const m of readFileSync(join(ROOT, rel), "utf8").matchAll(/^export \* from ["'](\.{1,2}\/[^"']+)["']/gm)) {
+      const target = relative(ROOT, resolve(ROOT, dirname(rel), m[1])).split(sep).join("/");
+      for (const n of exportsOf(target, seen)) if (n !== "default") names.add(n);
+    }
+    return [...names];
+  };
+  for (const rel of modules) {
+    const exports = exportsOf(rel);
+    shim(join(dir, rel.replace(/\.ts$/, ".js")), `__runbookCore.modules[${JSON.stringify(rel)}]`, exports.filter((n) => n !== "default"), exports.includes("default") ? `__m.default` : null);
+  }
+  for (const [pkg, names] of vendor) {
+    // A CommonJS package's names may be on its default export only.
+    const ns = `__runbookCore.packages[${JSON.stringify(pkg)}]`;
+    const lookup = names.length ? `${ns}[${JSON.stringify(names[0])}] !== undefined ? ${ns} : (${ns}.default ?? ${ns})` : ns;
+    shim(join(dir, "vendor", `${pkg}.js`), lookup, names, `${ns}.default ?? ${ns}`);
+  }
 }
 
 function removeOldBuilds(keep) {

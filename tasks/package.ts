@@ -224,7 +224,9 @@ const apt: Backend = {
       // Exit 1 when a name is unknown to dpkg: that is "not installed".
       installed: `dpkg-query -W -f '\${Package}\\t\${Status}\\t\${Version}\\n' ${shjoin(req.names)} 2>/dev/null; [ $? -le 1 ]`,
       lists: [
-        "for f in /var/lib/apt/lists/*_Packages /var/lib/apt/lists/*_Packages.*; do [ -f \"$f\" ] && stat -c 'list %Y' \"$f\"; done",
+        // One stat for all the lists (a host has one per suite and component).
+        "set --; for f in /var/lib/apt/lists/*_Packages /var/lib/apt/lists/*_Packages.*; do [ -f \"$f\" ] && set -- \"$@\" \"$f\"; done",
+        "[ $# -eq 0 ] || stat -c 'list %Y' -- \"$@\"",
         `[ -f ${APT_STAMP} ] && stat -c 'stamp %Y' ${APT_STAMP}`,
         "date +'now %s'",
       ].join("\n"),

@@ -7,10 +7,13 @@
  * hosts).
  */
 import { readFileSync } from "node:fs";
+import { SourceMap } from "node:module";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber?: number };
   children?: number[];
 }
 
@@ -52,9 +55,38 @@ export function areaOfUrl(url: string): string | null {
   return url.replace(/^file:\/\//, "");
 }
 
+/**
+ * Frames in a bundled file with a source map beside it (the build's
+ * dist/<build>/core.cjs: runbook's modules and npm packages in one file)
+ * get the URL and line of their original source, so areas stay apart.
+ */
+function unbundle(prof: CpuProfile): void {
+  const maps = new Map<string, SourceMap | null>();
+  const mapOf = (url: string): SourceMap | null => {
+    if (!maps.has(url)) {
+      try {
+        maps.set(url, new SourceMap(JSON.parse(readFileSync(`${fileURLToPath(url)}.map`, "utf8"))));
+      } catch {
+        maps.set(url, null);
+      }
+    }
+    return maps.get(url)!;
+  };
+  for (const n of prof.nodes) {
+    const f = n.callFrame;
+    if (!f.url.endsWith(".cjs") || !f.url.startsWith("file:")) continue;
+    const e = mapOf(f.url)?.findEntry(f.lineNumber, f.columnNumber ?? 0);
+    if (!e || !("originalSource" in e) || !e.originalSource) continue;
+    const src = e.originalSource.startsWith("file:") ? e.originalSource : pathToFileURL(resolve(dirname(fileURLToPath(f.url)), e.originalSource)).href;
+    f.url = src;
+    f.lineNumber = e.originalLine;
+  }
+}
+
 /** Reads and summarises one profile. */
 export function summariseProfile(file: string, top = 12): ProfileSummary {
   const prof = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+  unbundle(prof);
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);

@@ -60,6 +60,21 @@ test("a playbook outside the project: syntax errors name file:line:column; a fai
   assert.match(r.stdout, /at async runHostPlay \(.*\/runner\/scheduler\.ts:\d+:\d+\)/);
 });
 
+test("a playbook importing the package's index and the engine's modules gets the instances the runner uses", async () => {
+  const dir = join(work, "same");
+  cpSync(inventory, join(dir, "local.yml"));
+  const from = (rel: string) => JSON.stringify(join(ROOT, rel));
+  writeFileSync(
+    join(dir, "same.ts"),
+    `import { play, playbook, z } from ${from("index.ts")};\nimport * as api from ${from("runner/index.ts")};\nimport { ExitError } from ${from("runner/errors.ts")};\n` +
+      `const same = api.play === play && api.z === z && typeof ExitError === "function";\n` +
+      `export default playbook("x", [play({ name: "y", hosts: "all", async tasks(h) { await h.command(\`echo same=\${same}\`, { readOnly: true }); } })]);\n`,
+  );
+  const r = await runbook(["play", join(dir, "same.ts"), "-i", join(dir, "local.yml"), "-v"]);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /command echo same=true/);
+});
+
 // As `nobody`: the checkout (owned by root) is readable, its dist/ is not writable.
 const nobody = process.getuid?.() === 0 && existsSync("/usr/bin/setpriv") && (await run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "test", "-r", BIN], { allowFail: true })).code === 0;
 
