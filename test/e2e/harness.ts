@@ -19,6 +19,7 @@ import "../../tasks/index.ts";
 import { Redactor } from "../../runner/secret.ts";
 import type { FileDiff, TaskResult } from "../../runner/task.ts";
 import * as assert from "uvu/assert";
+import { poll as labPoll } from "../lab/fixture.ts";
 import type { Lab, LabHost } from "../lab/lab.ts";
 import { run } from "../lab/sh.ts";
 
@@ -231,22 +232,9 @@ export function stateDir(): string {
 }
 
 /**
- * Tries `fn` every second until it returns a truthy value (returned), for
- * up to `seconds`; then fails naming `what` and the last answer or error.
- * For conditions on real daemons: no fixed sleeps, generous timeouts.
+ * Tries `fn` every second until it returns a truthy value, for up to
+ * `seconds` (test/lab/fixture.ts's `poll`, with the description first).
  */
-export async function poll<T>(seconds: number, what: string, fn: () => Promise<T | false | undefined>): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`${what}: not within ${seconds} s (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+export function poll<T>(seconds: number, what: string, fn: () => Promise<T | false | undefined>): Promise<T> {
+  return labPoll(seconds, fn, what, 1000);
 }
