@@ -6,13 +6,18 @@
 // TypeScript loader hooks. Where the package directory is read-only, or with
 // RUNBOOK_TSX=1, the sources are loaded through tsx instead.
 import { readFileSync } from "node:fs";
+import { isMainThread } from "node:worker_threads";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
   process.stdout.write(`runbook ${pkg.version}\n`);
+} else if (args[0] === "serve" && isMainThread && process.env.RUNBOOK_SERVE_WORKER !== "0" && !args.includes("--help") && !args.includes("-h")) {
+  // The web UI's server runs in a worker thread with heap limits (bin/serve.js).
+  const { serveInWorker } = await import("./serve.js");
+  process.exitCode = await serveInWorker(fileURLToPath(import.meta.url), args.slice(1));
 } else {
   process.exitCode = await start();
 }

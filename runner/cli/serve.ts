@@ -10,6 +10,7 @@ import { createServer as createHttpsServer } from "node:https";
 import { parse } from "yaml";
 import { isIP } from "node:net";
 import { parseArgs } from "node:util";
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { EXIT, ExitError, InputError } from "../errors.ts";
 import { inquirerAsk } from "../prompts.ts";
 import { stateDir } from "../state.ts";
@@ -44,6 +45,38 @@ export const command: Command = {
   summary: "web UI: jobs, nodes, live logs and history in a browser",
   usage: USAGE,
   run: (args) => serve(args),
+};
+
+/**
+ * What the server's worker was started with (workerData; bin/serve.js
+ * starts it), and how it talks to the main thread.
+ */
+interface WorkerData {
+  runbookServe: { tty: boolean; limits: { maxOldGenerationSizeMb: number; maxYoungGenerationSizeMb: number } };
+}
+type ToWorker = { signal: NodeJS.Signals } | { answer: string } | { refused: string };
+type FromWorker = { ask: { message: string; secret: boolean } };
+
+const inWorker = !isMainThread && !!(workerData as WorkerData | undefined)?.runbookServe;
+
+/** The heap limits this server runs under, or undefined when it runs on the main thread. */
+export function serveWorkerLimits(): WorkerData["runbookServe"]["limits"] | undefined {
+  return inWorker ? (workerData as WorkerData).runbookServe.limits : undefined;
+}
+
+/**
+ * The terminal of `runbook serve`: in the worker, questions go to the main
+ * thread, which owns stdin (a worker's stdin is not the terminal).
+ */
+const terminal = {
+  tty: (): boolean => (inWorker ? (workerData as WorkerData).runbookServe.tty : !!process.stdin.isTTY),
+  ask: (q: { message: string; secret: boolean }): Promise<string> => {
+    if (!inWorker) return inquirerAsk(q);
+    return new Promise((resolve, reject) => {
+      parentPort!.once("message", (m: ToWorker) => ("answer" in m ? resolve(m.answer) : reject(new ExitError(EXIT.interrupted, "runbook serve: no answer on the terminal"))));
+      parentPort!.postMessage({ ask: q } satisfies FromWorker);
+    });
+  },
 };
 
 async function serve(args: string[]): Promise<number> {
@@ -94,6 +127,7 @@ async function serve(args: string[]): Promise<number> {
     secureCookie: !!values["secure-cookie"] || !!tls,
     secretsDir: values.secrets,
     retention,
+    heapLimits: serveWorkerLimits(),
   });
 
   if (store.users().length === 0) {
@@ -130,6 +164,17 @@ async function serve(args: string[]): Promise<number> {
   // runs without an end record: they show as crashed, never as running.
   return new Promise<number>((resolve) => {
     let stopping = false;
+    let finished = false;
+    const code = (signal: NodeJS.Signals, runs: number) => (runs ? (signal === "SIGTERM" ? EXIT.sigterm : EXIT.interrupted) : EXIT.ok);
+    // Once, whichever of the two signals gets here first: the store closes after every run's end record.
+    const finish = (runs: { outcome: Promise<unknown> }[], exitCode: number) =>
+      void Promise.allSettled(runs.map((r) => r.outcome)).then(() => {
+        if (finished) return;
+        finished = true;
+        unlisten();
+        store.close();
+        resolve(exitCode);
+      });
     const onSignal = (signal: NodeJS.Signals) => {
       const runs = [...active.running];
       clearInterval(pruning);
@@ -137,8 +182,7 @@ async function serve(args: string[]): Promise<number> {
         scheduler.stop();
         for (const r of runs) r.abort(signal);
         server.close();
-        store.close();
-        resolve(signal === "SIGTERM" ? EXIT.sigterm : EXIT.interrupted);
+        finish(runs, signal === "SIGTERM" ? EXIT.sigterm : EXIT.interrupted);
         return;
       }
       stopping = true;
@@ -148,13 +192,14 @@ async function serve(args: string[]): Promise<number> {
       // Open event streams would keep the server from closing.
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       for (const r of runs) if (r.stop(signal)) r.note("warn", `${signal}: runbook serve is stopping; this run stops with it`);
-      void Promise.all(runs.map((r) => r.outcome)).then(() => {
-        store.close();
-        resolve(runs.length ? (signal === "SIGTERM" ? EXIT.sigterm : EXIT.interrupted) : EXIT.ok);
-      });
+      finish(runs, code(signal, runs.length));
     };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
+    // In the worker, signals come from the main thread, which passes them on;
+    // the listener goes when the server is done (it would keep the worker alive).
+    const onMessage = (m: ToWorker) => "signal" in m && onSignal(m.signal);
+    const unlisten = inWorker
+      ? (parentPort!.on("message", onMessage), () => parentPort!.off("message", onMessage))
+      : (process.on("SIGINT", onSignal), process.on("SIGTERM", onSignal), () => (process.off("SIGINT", onSignal), process.off("SIGTERM", onSignal)));
   });
 }
 
@@ -208,12 +253,12 @@ async function firstPassword(file: string | undefined): Promise<string> {
   if (file) return readFileSync(file, "utf8").split("\n")[0]!;
   const env = process.env.RUNBOOK_ADMIN_PASSWORD;
   if (env) return env;
-  if (!process.stdin.isTTY) {
+  if (!terminal.tty()) {
     throw new InputError("no users yet and no terminal to ask the admin password on: give it with --admin-password-file FILE or RUNBOOK_ADMIN_PASSWORD");
   }
   for (;;) {
-    const a = await inquirerAsk({ message: "admin password for the web UI (8 characters or more)", secret: true });
-    const b = await inquirerAsk({ message: "admin password (again)", secret: true });
+    const a = await terminal.ask({ message: "admin password for the web UI (8 characters or more)", secret: true });
+    const b = await terminal.ask({ message: "admin password (again)", secret: true });
     if (a === b) return a;
     process.stderr.write("The two answers differ; try again.\n");
   }

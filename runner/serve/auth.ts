@@ -5,7 +5,7 @@
  * one CSRF token per session for every state-changing request, and a limit
  * on failed logins.
  */
-import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from "node:crypto";
+import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from "node:crypto";
 import type { Role } from "./store.ts";
 
 // scrypt's cost: N=2^15, r=8 (32 MiB, ~50-100 ms here); the parameters are
@@ -88,6 +88,9 @@ export function sameToken(a: string | undefined, b: string | undefined): boolean
 }
 
 export { token as newToken };
+
+/** What the store keeps of an API token: its SHA-256 (a token is random, 32 bytes: no salt or slow hash needed). */
+export const tokenHash = (t: string): string => createHash("sha256").update(t).digest("hex");
 
 /**
  * Failed logins per key (a client address, a user name) in a sliding

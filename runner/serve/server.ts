@@ -9,10 +9,10 @@
  * form), a Run page (live log by server-sent events, grouped by host, with
  * the recap, diffs and a timeline), History (filterable), Users (admin).
  */
-import { createHash } from "node:crypto";
 import { existsSync, readFileSync, watch, type FSWatcher } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { getHeapStatistics } from "node:v8";
 import { Hono, type Context } from "hono";
 import { getCookie, setCookie, deleteCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
@@ -27,7 +27,7 @@ import { resolvePattern } from "../patterns.ts";
 import { startRun, type Run } from "../run.ts";
 import { MASK, Secret } from "../secret.ts";
 import { hostVars } from "../vars.ts";
-import { CAN, LoginLimiter, Sessions, hashPassword, newToken, sameToken, verifyPassword, type Session } from "./auth.ts";
+import { CAN, LoginLimiter, Sessions, hashPassword, newToken, sameToken, tokenHash, verifyPassword, type Session } from "./auth.ts";
 import { Jobs, type JobDetail } from "./jobs.ts";
 import { Scheduler, cronProblem, readSecretStore } from "./schedules.ts";
 import { Deliveries, HookKeys, SIGNATURE_HEADER, TIMESTAMP_HEADER, WINDOW_S } from "./hooks.ts";
@@ -49,6 +49,8 @@ export interface ServeOptions {
   secretsDir?: string;
   /** How long runs are kept (none: all). */
   retention?: RetentionPolicy;
+  /** The heap limits of the worker thread the server runs in (none: it runs on the main thread, V8's defaults). */
+  heapLimits?: { maxOldGenerationSizeMb: number; maxYoungGenerationSizeMb: number };
 }
 
 /** Runs this server started: `all` while they run and a minute after (their streams replay from memory), `running` until they end. */
@@ -178,6 +180,19 @@ export function createApp(opts: ServeOptions) {
     const v = runView(runId, events);
     const status = v.start ? runStatus({ state: v.state, exitCode: v.end?.exitCode ?? null }) : "crashed";
     return c.json({ runId, job: v.start?.playbook, user: v.start?.user, state: v.state, status, exitCode: v.end?.exitCode ?? null, recap: v.end?.recap ?? null, hosts: Object.fromEntries(v.hosts.map((h) => [h.name, h.status])) });
+  });
+  // How the server runs: its memory, and the heap limits it was given.
+  api.get("/server", (c) => {
+    const m = process.memoryUsage();
+    const mb = (n: number) => Math.round(n / 1048576);
+    return c.json({
+      pid: process.pid,
+      uptimeSeconds: Math.round(process.uptime()),
+      worker: !!opts.heapLimits,
+      heapLimits: opts.heapLimits ?? null,
+      heapLimitMb: mb(getHeapStatistics().heap_size_limit),
+      memoryMb: { rss: mb(m.rss), heapUsed: mb(m.heapUsed), heapTotal: mb(m.heapTotal), external: mb(m.external) },
+    });
   });
   app.route("/api", api);
   const loadEvents = (runId: string): StampedEvent[] | null => (/^[\w.-]+$/.test(runId) ? readRun(runId, opts.stateDir) : null);
@@ -681,8 +696,6 @@ function jobOptions(job: JobDetail, get: (name: string) => unknown, rest: Omit<J
 function secretAnswers(job: JobDetail, get: (name: string) => unknown): Record<string, Secret> {
   return Object.fromEntries(job.prompts.filter((p) => p.secret && typeof get(p.name) === "string" && get(p.name) !== "").map((p) => [p.name, new Secret(get(p.name) as string)]));
 }
-
-const tokenHash = (token: string) => createHash("sha256").update(token).digest("hex");
 
 /** What a job run was started with, kept to start it again (no secret). */
 interface JobOptions {

@@ -17,7 +17,7 @@
  *   another process.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { ROOT, stats } from "./harness.ts";
@@ -312,6 +312,8 @@ export async function benchServe(opts: { lab: Lab; work: string; runs: number; r
     log(`serve: RSS ${mem.rss.toFixed(0)} MB (peak ${mem.peak.toFixed(0)} MB)`);
   } finally {
     await stop(server.child);
+    // 10,000 runs of history are over 100 MB: not left behind in /tmp.
+    for (const dir of [state, jobs]) rmSync(dir, { recursive: true, force: true });
   }
   return results;
 }
@@ -350,7 +352,7 @@ export function renderServe(r: ServeResults, machine: string): string {
     "",
     "What the first measurement showed, and what changed: each history request listed the runs directory and stat'ed every file; every SQLite statement went through the WASM build's lock directory and cache check (about 13 ms a query here, even for an empty result); filters sorted all their matches (no index ended in the start time); the filter choices were three DISTINCT scans per page view; 200 rows a page; and a first index of 10,000 runs took minutes (a transaction, so a journal sync, per row). Now the runs directory is watched (inotify) and a refresh reads only changed files and runs still going; the database is held in exclusive locking mode (one server per state dir; a lock left by a killed server is removed when its pid is gone); every filter has an index ending in the start time (the host filter reads `run_hosts (host, time)`), the choices are kept in memory, 50 rows a page; the index is built 500 files a transaction. For the line latency, a command's output goes out at once after a quiet spell (then at most every 200 ms, as before), and a run of another process is tailed on inotify instead of a 200 ms poll.",
     "",
-    `(Why the RSS is over the target, measured apart, and what would bound it: docs/PERFORMANCE.md, "\`runbook serve\`'s RSS".) RSS: an idle \`runbook serve\` with an empty history is about 100 MB here (Node 20, runbook's modules, the WASM SQLite heap); the rest is V8 heap growth from page renders, which V8 collects lazily (RSS after 400 page views varied 138-165 MB between runs; with \`--max-semi-space-size=1\` no steadier).`,
+    `RSS is the whole process's (VmRSS). The server runs in a worker thread with V8 heap limits (a 512 MB old generation, a 6 MB young one; docs/serve.md, "Memory"); without them V8 sizes the heap from the machine's RAM and collects lazily. An idle \`runbook serve\` with an empty history is about 108 MB here (Node 20, runbook's modules, the WASM SQLite heap); the rest is heap growth from page renders and runs. How the limits were chosen, and the same measurement on the main thread (\`RUNBOOK_SERVE_WORKER=0\`): docs/PERFORMANCE.md, "\`runbook serve\`'s RSS".`,
   ];
   return out.join("\n") + "\n";
 }
