@@ -944,7 +944,7 @@ s("serve: a vault-encrypted inventory opens at start (a wrong password stops it 
     assert.match(await get("/nodes"), /<th>vaultToken<\/th><td><span class="masked" title="secret">\*{8}<\/span>/);
     const job = await started("/jobs/vault/run", { limit: t1 });
     assert.is((await ssh(lab, t1, "cat /srv/serve-vault/token")).stdout, VAULT_CANARY, "the run had the decrypted value");
-    const token = /rbt_\w+/.exec(await (await fetch(`${server.url}/tokens`, { method: "POST", headers: { cookie, "x-csrf-token": csrf }, body: new URLSearchParams({ name: "t" }) })).text())![0];
+    const token = /id="token-value">([^<]+)</.exec(await (await fetch(`${server.url}/tokens`, { method: "POST", headers: { cookie, "x-csrf-token": csrf }, body: new URLSearchParams({ name: "t" }) })).text())![1]!;
     assert.match(await get(`/api/runs/${job}`, { authorization: `Bearer ${token}` }), /"status":"ok"/);
     assert.match(await get(`/runs/${job}`), /\*{8}/, "the job printed it, masked");
     const command = await started("/commands", { pattern: t1, cmd: "cat /srv/serve-vault/token" });
