@@ -25,7 +25,7 @@ import * as assert from "uvu/assert";
 import { labSuite, ssh } from "../lab/fixture.ts";
 import type { Lab } from "../lab/lab.ts";
 import { ensureChromium, launch } from "./browser.ts";
-import { runbook } from "./harness.ts";
+import { runbook, underPty } from "./harness.ts";
 
 const CANARY = `rbcanary${randomBytes(6).toString("hex")}`;
 const INV_SECRET = `${CANARY}-inventory`;
@@ -916,12 +916,12 @@ s("serve: a vault-encrypted inventory opens at start (a wrong password stops it 
   const inventory = "test/fixtures/serve-vault/inventory.yml";
   const args = ["-i", lab.inventory, "-i", inventory, "--playbooks", "test/fixtures/serve-vault"];
   const env = { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "admin-pass-1" };
-  const wrong = join(state, "wrong-password");
-  writeFileSync(wrong, "not-the-password\n");
-  const refused = await runbook(["serve", ...args, "--port", "0", "--vault-id", `serve@${wrong}`], { env });
-  assert.is(refused.code, 1);
-  assert.match(refused.stderr, `${inventory}: no vault password given decrypts this (vault id serve)`);
-  assert.not.match(refused.stdout, "runbook serve: http", "it never listened");
+  // A wrong password, typed at the hidden prompt: refused before it listens.
+  const refused = await underPty(["serve", ...args, "--port", "0", "--ask-vault-pass"], [[/Vault password/, "not-the-password\r"]], env);
+  assert.is(refused.code, 1, refused.out);
+  assert.match(refused.out, `${inventory}: no vault password given decrypts this (vault id serve); tried default (prompt)`);
+  assert.not.match(refused.out, "not-the-password", "the prompt is hidden");
+  assert.not.match(refused.out, "runbook serve: http", "it never listened");
 
   const server = await startServer([...args, "--vault-id", "serve@test/fixtures/serve-vault/password"], env);
   const seen: string[] = [];
