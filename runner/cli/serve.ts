@@ -15,6 +15,7 @@ import { EXIT, ExitError, InputError } from "../errors.ts";
 import { inquirerAsk } from "../prompts.ts";
 import { stateDir } from "../state.ts";
 import type { Command } from "./main.ts";
+import { VAULT_OPTIONS, VAULT_USAGE, checkedVaultKeys } from "./vault.ts";
 
 const USAGE = `runbook serve [options]
 
@@ -32,6 +33,9 @@ const USAGE = `runbook serve [options]
       --admin-password-file F   the admin password on a first start (first line of F);
                                 or RUNBOOK_ADMIN_PASSWORD; else asked on the terminal
       --admin-user NAME         the first admin's name (default admin)
+${VAULT_USAGE}
+                                (checked at start: every vault value of the inventory must open;
+                                a prompt is asked before the server listens)
       --secrets DIR             the named secret stores of schedules: DIR/NAME.yml, mode 0600
                                 (default: <state dir>/secrets)
       --keep-days N             retention: delete runs (index rows and log files) older than N days
@@ -72,6 +76,7 @@ const terminal = {
   tty: (): boolean => (inWorker ? (workerData as WorkerData).runbookServe.tty : !!process.stdin.isTTY),
   ask: (q: { message: string; secret: boolean }): Promise<string> => {
     if (!inWorker) return inquirerAsk(q);
+    q = { message: q.message, secret: q.secret };
     return new Promise((resolve, reject) => {
       parentPort!.once("message", (m: ToWorker) => ("answer" in m ? resolve(m.answer) : reject(new ExitError(EXIT.interrupted, "runbook serve: no answer on the terminal"))));
       parentPort!.postMessage({ ask: q } satisfies FromWorker);
@@ -100,6 +105,7 @@ async function serve(args: string[]): Promise<number> {
       "keep-days": { type: "string" },
       "keep-runs": { type: "string" },
       config: { type: "string" },
+      ...VAULT_OPTIONS,
     },
   });
   const values = { ...readConfig(given.config ?? join(stateDir(), "serve.yml"), !!given.config), ...given };
@@ -114,6 +120,10 @@ async function serve(args: string[]): Promise<number> {
       `--listen ${listen} is not a loopback address: passwords and session cookies would cross the network in clear. Serve HTTPS with --tls-cert FILE --tls-key FILE, or, behind a TLS proxy, add --insecure-listen --secure-cookie`,
     );
   }
+  const inventory = values.inventory?.length ? values.inventory : ["inventory"];
+  const { vault, problem } = await checkedVaultKeys(values, inventory, { interactive: terminal.tty(), ask: terminal.ask });
+  // Tolerated as before (pages and runs read the inventory again, and say what is wrong then).
+  if (problem) console.error(`runbook serve: the inventory does not load now (its vault values are checked when it does): ${problem.message}`);
   // Loaded only now: `runbook play` never pays for the HTTP server and SQLite.
   const { createApp } = await import("../serve/server.ts");
   const { hashPassword } = await import("../serve/auth.ts");
@@ -121,7 +131,8 @@ async function serve(args: string[]): Promise<number> {
   const dir = stateDir();
   const { app, store, active, scheduler, prune } = createApp({
     stateDir: dir,
-    inventory: values.inventory?.length ? values.inventory : ["inventory"],
+    inventory,
+    vault,
     playbooksDir: values.playbooks ?? "playbooks",
     sshConfig: values["ssh-config"],
     secureCookie: !!values["secure-cookie"] || !!tls,
@@ -204,7 +215,7 @@ async function serve(args: string[]): Promise<number> {
 }
 
 /** The options of a YAML config file (keys as the long options); `{}` when an optional one is absent. */
-function readConfig(file: string, required: boolean): Record<string, string | boolean | string[]> {
+export function readConfig(file: string, required: boolean): Record<string, string | boolean | string[]> {
   if (!existsSync(file)) {
     if (required) throw new InputError(`--config ${file}: no such file`);
     return {};
@@ -214,13 +225,17 @@ function readConfig(file: string, required: boolean): Record<string, string | bo
   if (typeof data !== "object" || Array.isArray(data)) throw new InputError(`${file}: expected a map of options (keep-days: 30)`);
   const out: Record<string, string | boolean | string[]> = {};
   for (const [k, v] of Object.entries(data)) {
+    // A key naming a password, never its value: the file may be read by others, and backed up.
+    if (/pass(word)?$/i.test(k)) throw new InputError(`${file}: ${k}: a password does not belong in a config file; name a file that holds it (vault-password-file, vault-id, admin-password-file) or set RUNBOOK_VAULT_PASSWORD / RUNBOOK_ADMIN_PASSWORD`);
     if (!CONFIG_KEYS.includes(k)) throw new InputError(`${file}: unknown option ${k} (one of ${CONFIG_KEYS.join(", ")})`);
-    out[k] = k === "inventory" ? [v].flat().map(String) : typeof v === "boolean" ? v : String(v);
+    out[k] = LIST_KEYS.includes(k) ? [v].flat().map(String) : typeof v === "boolean" ? v : String(v);
   }
   return out;
 }
 
-const CONFIG_KEYS = ["inventory", "playbooks", "ssh-config", "listen", "port", "insecure-listen", "allow-remote", "tls-cert", "tls-key", "secure-cookie", "admin-user", "admin-password-file", "secrets", "keep-days", "keep-runs"];
+const CONFIG_KEYS = ["inventory", "playbooks", "ssh-config", "listen", "port", "insecure-listen", "allow-remote", "tls-cert", "tls-key", "secure-cookie", "admin-user", "admin-password-file", "vault-password-file", "vault-id", "secrets", "keep-days", "keep-runs"];
+/** Options that may be given more than once: a list (or one value) in the file. */
+const LIST_KEYS = ["inventory", "vault-password-file", "vault-id"];
 
 /** A positive whole number option, or undefined when not given. */
 function count(v: unknown, name: string): number | undefined {

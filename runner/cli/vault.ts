@@ -14,6 +14,7 @@ import { execFileSync } from "node:child_process";
 import { accessSync, constants, readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { InputError } from "../errors.ts";
+import { loadInventory } from "../inventory/index.ts";
 import { VaultKeys, type VaultPassword } from "../inventory/vault.ts";
 import { inquirerAsk, type Ask } from "../prompts.ts";
 import { Secret } from "../secret.ts";
@@ -64,6 +65,47 @@ export async function vaultKeys(values: VaultValues, opts: { interactive: boolea
   return new VaultKeys(passwords);
 }
 
+/**
+ * The vault passwords of a long-lived command (`runbook serve`), checked
+ * at its start: they must open every vault value of the inventory now,
+ * not at the first run hours later. A password that cannot be read, or a
+ * vault value none opens, is an InputError naming the inventory file (and
+ * the vault id). Any other problem of the inventory is returned, not
+ * thrown: the inventory is read again for each page and run, and may be
+ * fixed meanwhile.
+ *
+ * @example const { vault, problem } = await checkedVaultKeys(values, ["inventory"], { interactive: true });
+ */
+export async function checkedVaultKeys(values: VaultValues, inventory: string[], opts: { interactive: boolean; ask?: Ask; env?: NodeJS.ProcessEnv }): Promise<{ vault: VaultKeys; problem?: Error }> {
+  let vault: VaultKeys;
+  try {
+    vault = await vaultKeys(values, opts);
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    throw new InputError(`cannot open the vault values of the inventory (${inventory.join(", ")}): ${e.message}`);
+  }
+  // The passwords as given, watched: did a vault value refuse them?
+  let refused = false;
+  const watched = new (class extends VaultKeys {
+    override decrypt(text: string): string {
+      try {
+        return super.decrypt(text);
+      } catch (e) {
+        refused = true;
+        throw e;
+      }
+    }
+  })(vault.passwords);
+  try {
+    await loadInventory(inventory, { vault: watched });
+    return { vault };
+  } catch (e) {
+    // The load's error names the file and line of the value (or the encrypted file).
+    if (refused) throw e;
+    return { vault, problem: e as Error };
+  }
+}
+
 /** A vault password file's password: its content, or an executable's output; surrounding white space dropped, as Ansible does. */
 function passwordFile(file: string, id: string): string {
   let text: string;
@@ -71,7 +113,7 @@ function passwordFile(file: string, id: string): string {
     if (!isExecutable(file)) text = readFileSync(file, "utf8");
     else text = execFileSync(file, /-client(\.\w+)?$/.test(basename(file)) ? ["--vault-id", id] : [], { encoding: "utf8", stdio: ["inherit", "pipe", "inherit"] });
   } catch (e) {
-    throw new InputError(`vault password file ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
+    throw new InputError(`vault password file ${file}${id === "default" ? "" : ` (vault id ${id})`}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
   }
   const password = text.trim();
   if (password === "") throw new InputError(`vault password file ${file} is empty`);

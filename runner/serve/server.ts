@@ -23,6 +23,7 @@ import { ExitError } from "../errors.ts";
 import type { StampedEvent } from "../events.ts";
 import { readRun, runsDir, runState, type RunSummary } from "../history.ts";
 import { loadInventory, type Inventory } from "../inventory/index.ts";
+import type { VaultKeys } from "../inventory/vault.ts";
 import { resolvePattern } from "../patterns.ts";
 import { startRun, type Run } from "../run.ts";
 import { MASK, Secret } from "../secret.ts";
@@ -51,6 +52,12 @@ export interface ServeOptions {
   retention?: RetentionPolicy;
   /** The heap limits of the worker thread the server runs in (none: it runs on the main thread, V8's defaults). */
   heapLimits?: { maxOldGenerationSizeMb: number; maxYoungGenerationSizeMb: number };
+  /**
+   * The passwords of the inventory's vault values (checked at start). Every
+   * page and run that reads the inventory decrypts with them; what they
+   * open is a Secret, masked as any other.
+   */
+  vault?: VaultKeys;
 }
 
 /** Runs this server started: `all` while they run and a minute after (their streams replay from memory), `running` until they end. */
@@ -73,6 +80,8 @@ export function createApp(opts: ServeOptions) {
   const limiter = new LoginLimiter();
   const jobs = new Jobs(opts.playbooksDir);
   const active: Active = { all: new Map(), running: new Set() };
+  // Read again for each page and run (it may change while the server runs).
+  const inventory = () => loadInventory(opts.inventory, { vault: opts.vault });
   const views = new nunjucks.Environment(new nunjucks.FileSystemLoader(join(HERE, "views")), { autoescape: true, throwOnUndefined: false });
   views.addFilter("dur", (ms: number | null | undefined) => (ms == null ? "" : ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60_000)} min`));
   views.addFilter("uptime", (s: number) => (s < 3600 ? `${Math.round(s / 60)} min` : s < 86_400 ? `${(s / 3600).toFixed(1)} h` : `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`));
@@ -270,7 +279,7 @@ export function createApp(opts: ServeOptions) {
 
   // ---- nodes ----------------------------------------------------------------
   app.get("/nodes", async (c) => {
-    const inv = await loadInventory(opts.inventory);
+    const inv = await inventory();
     const pattern = c.req.query("pattern")?.trim() || "";
     let names = [...inv.hosts.keys()];
     let error: string | undefined;
@@ -330,6 +339,7 @@ export function createApp(opts: ServeOptions) {
       startedBy,
       sshConfig: opts.sshConfig,
       stateDir: opts.stateDir,
+      vault: opts.vault,
       verbose: 1,
     });
     active.all.set(run.runId, run);
@@ -496,7 +506,7 @@ export function createApp(opts: ServeOptions) {
     let inv: Inventory;
     let hosts: string[];
     try {
-      inv = await loadInventory(opts.inventory);
+      inv = await inventory();
       hosts = resolvePattern(inv, values.pattern);
       checkSshConfigs(inv, hosts, opts.sshConfig);
     } catch (err) {
@@ -512,6 +522,7 @@ export function createApp(opts: ServeOptions) {
       become: values.become ? { user: "root", password } : undefined,
       timeoutMs: timeout === undefined ? undefined : timeout * 1000,
       connect: { acceptNewHostKeys: false, forks: 50, sshConfig: opts.sshConfig },
+      secrets: opts.vault?.passwords.map((p) => p.password),
       startedBy: s.user,
       stateDir: opts.stateDir,
     });

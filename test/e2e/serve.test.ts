@@ -25,7 +25,7 @@ import * as assert from "uvu/assert";
 import { labSuite, ssh } from "../lab/fixture.ts";
 import type { Lab } from "../lab/lab.ts";
 import { ensureChromium, launch } from "./browser.ts";
-import { runbook } from "./harness.ts";
+import { runbook, underPty } from "./harness.ts";
 
 const CANARY = `rbcanary${randomBytes(6).toString("hex")}`;
 const INV_SECRET = `${CANARY}-inventory`;
@@ -902,6 +902,60 @@ curl -s -H "X-Runbook-Timestamp: $ts" -H "X-Runbook-Signature-256: sha256=$sig" 
     assert.match(server.output(), /webhook \w+ refused: bad signature/, "refusals are logged (without the secret)");
   } finally {
     await browser?.close();
+    server.child.kill("SIGTERM");
+    await exited(server.child);
+  }
+});
+
+
+s("serve: a vault-encrypted inventory opens at start (a wrong password stops it there); runs and commands use its values, masked everywhere", async ({ lab }) => {
+  const state = mkdtempSync(join(tmpdir(), "rb-serve-vault-"));
+  const [t1] = lab.hosts.map((h) => h.name) as [string];
+  // test/fixtures/serve-vault/inventory.yml, decrypted: all: vars: vaultToken: (this).
+  const VAULT_CANARY = "rbvaultcanary-5d81c2e07a";
+  const inventory = "test/fixtures/serve-vault/inventory.yml";
+  const args = ["-i", lab.inventory, "-i", inventory, "--playbooks", "test/fixtures/serve-vault"];
+  const env = { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "admin-pass-1" };
+  // A wrong password, typed at the hidden prompt: refused before it listens.
+  const refused = await underPty(["serve", ...args, "--port", "0", "--ask-vault-pass"], [[/Vault password/, "not-the-password\r"]], env);
+  assert.is(refused.code, 1, refused.out);
+  assert.match(refused.out, `${inventory}: no vault password given decrypts this (vault id serve); tried default (prompt)`);
+  assert.not.match(refused.out, "not-the-password", "the prompt is hidden");
+  assert.not.match(refused.out, "runbook serve: http", "it never listened");
+
+  const server = await startServer([...args, "--vault-id", "serve@test/fixtures/serve-vault/password"], env);
+  const seen: string[] = [];
+  try {
+    const cookie = await httpLogin(server.url, "admin", "admin-pass-1");
+    const get = async (path: string, headers: Record<string, string> = { cookie }) => {
+      const text = await (await fetch(`${server.url}${path}`, { headers })).text();
+      seen.push(text);
+      return text;
+    };
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await get("/jobs/vault"))![1]!;
+    /** A form POSTed; the run it started, followed to its end over the event stream. */
+    const started = async (path: string, form: Record<string, string>) => {
+      const r = await fetch(`${server.url}${path}`, { method: "POST", redirect: "manual", headers: { cookie, "x-csrf-token": csrf }, body: new URLSearchParams(form) });
+      assert.is(r.status, 303, await r.text());
+      const runId = r.headers.get("location")!.replace("/runs/", "");
+      await get(`/runs/${runId}/stream`);
+      return runId;
+    };
+    assert.match(await get("/nodes"), /<th>vaultToken<\/th><td><span class="masked" title="secret">\*{8}<\/span>/);
+    const job = await started("/jobs/vault/run", { limit: t1 });
+    assert.is((await ssh(lab, t1, "cat /srv/serve-vault/token")).stdout, VAULT_CANARY, "the run had the decrypted value");
+    const token = /id="token-value">([^<]+)</.exec(await (await fetch(`${server.url}/tokens`, { method: "POST", headers: { cookie, "x-csrf-token": csrf }, body: new URLSearchParams({ name: "t" }) })).text())![1]!;
+    assert.match(await get(`/api/runs/${job}`, { authorization: `Bearer ${token}` }), /"status":"ok"/);
+    assert.match(await get(`/runs/${job}`), /\*{8}/, "the job printed it, masked");
+    const command = await started("/commands", { pattern: t1, cmd: "cat /srv/serve-vault/token" });
+    assert.match(await get(`/runs/${command}`), /\*{8}/, "the command printed it, masked");
+    assert.match(await get(`/history?host=${t1}`), new RegExp(`${job}[\\s\\S]*${command}|${command}[\\s\\S]*${job}`));
+
+    const stored = [readFileSync(join(state, "serve.db")).toString("latin1"), ...readdirSync(join(state, "runs")).map((f) => readFileSync(join(state, "runs", f), "utf8"))];
+    for (const [where, text] of [["pages and responses", seen.join("\n")], ["serve.db and the run logs", stored.join("\n")], ["the server's output", server.output()]] as const) {
+      assert.not.ok(text.includes(VAULT_CANARY), `${where} hold the vault's value`);
+    }
+  } finally {
     server.child.kill("SIGTERM");
     await exited(server.child);
   }
