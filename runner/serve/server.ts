@@ -651,8 +651,10 @@ export function createApp(opts: ServeOptions) {
     return c.redirect("/users", 303);
   });
 
+  // Bad input (a broken inventory or playbook, a bad pattern): the error names
+  // the file or field, as the CLI's does; in the layout for pages, JSON for the API.
   app.onError((err, c) => {
-    if (err instanceof ExitError) return c.text(err.message, 400);
+    if (err instanceof ExitError) return c.req.path.startsWith("/api/") ? c.json({ error: err.message }, 400) : render(c, "error.njk", { title: "Cannot show this page", message: err.message }, 400);
     console.error(`runbook serve: ${c.req.method} ${c.req.path}: ${(err as Error).stack ?? err}`);
     return c.text("internal error (see the server's log)", 500);
   });

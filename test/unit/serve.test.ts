@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { hashPassword, LoginLimiter, verifyPassword } from "../../runner/serve/auth.ts";
+import { hashPassword, LoginLimiter, tokenHash, verifyPassword } from "../../runner/serve/auth.ts";
 import { createApp } from "../../runner/serve/server.ts";
 import { Store } from "../../runner/serve/store.ts";
 import { cronProblem, readSecretStore } from "../../runner/serve/schedules.ts";
@@ -172,6 +172,29 @@ test("http: login, CSRF on every POST, viewers cannot start runs, admins add use
   assert.is((await viewer.post("/jobs/deploy/run", { _csrf: vtoken, opt_token: "x" })).status, 403);
   assert.is((await viewer.get("/users")).status, 403);
   assert.not.match(await (await viewer.get("/jobs/deploy")).text(), /id="run"/);
+  store.close();
+});
+
+test("http: a broken inventory gives a page in the layout naming the file and line; the API gets JSON", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "rb-serve-"));
+  const inv = join(dir, "hosts.yml");
+  writeFileSync(inv, "all:\n  hosts:\n    web1: {ansible_host: 10.0.0.1}\n");
+  const { app, store } = createApp({ stateDir: dir, inventory: [inv], playbooksDir: "test/fixtures/serve" });
+  store.putUser("admin", "admin", await hashPassword("adminpass1"));
+  const admin = await client(app, "admin", "adminpass1");
+  assert.is((await admin.get("/nodes")).status, 200);
+  writeFileSync(inv, "all:\n  hosts:\n    web1: {ansible_host: 10.0.0.1\n");
+  const broken = await admin.get("/nodes");
+  assert.is(broken.status, 400);
+  assert.match(broken.headers.get("content-type")!, /text\/html/);
+  const page = await broken.text();
+  assert.match(page, /<nav/, "the page keeps the layout's navigation");
+  assert.match(page, /id="error">[^<]*hosts\.yml/, "the error names the file");
+  const token = "rbt_t_" + "x".repeat(20);
+  store.putToken({ id: "t", name: "t", user: "admin", hash: tokenHash(token) });
+  const api = await app.request("/api/jobs/deploy/run", { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: "{}" });
+  assert.is(api.status, 400);
+  assert.match(((await api.json()) as { error: string }).error, /hosts\.yml/);
   store.close();
 });
 
