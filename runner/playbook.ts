@@ -12,12 +12,16 @@ import type { RoleInstance } from "./role.ts";
 import { jsonSchema, secretString, type Shape } from "./schema.ts";
 import type { Secret } from "./secret.ts";
 
-/** A value asked once before any host is touched (hidden when secret). */
-export interface Prompt {
+interface PromptBase {
   /** Variable name; also settable with `-e NAME=...` or env `RUNBOOK_VAR_NAME`. */
   name: string;
   /** The question; also the description in the JSON Schema (`runbook describe`, job options). */
   message: string;
+}
+
+/** A text answer: free text, one of `choices`, or hidden when `secret`. */
+export interface TextPrompt extends PromptBase {
+  type?: "text";
   /** Hidden answer; the play's tasks see a `Secret`. */
   secret?: boolean;
   /** Ask twice and require both answers to match. */
@@ -25,10 +29,45 @@ export interface Prompt {
   default?: string;
   /** The answer must be one of these (asked as a choice); its type is their union. */
   choices?: readonly [string, ...string[]];
+  min?: never;
+  max?: never;
+  integer?: never;
 }
 
-/** What a prompt's answer is in `h.vars`: a Secret, one of the choices, or a string. */
-type PromptValue<P extends Prompt> = P extends { secret: true } ? Secret : P extends { choices: readonly (infer C)[] } ? C : string;
+/** A yes/no answer; the play's tasks see a boolean (`-e NAME=true|false|yes|no|1|0`). */
+export interface BooleanPrompt extends PromptBase {
+  type: "boolean";
+  default?: boolean;
+  secret?: never;
+  confirm?: never;
+  choices?: never;
+}
+
+/** A number answer, within `min`..`max` when given; `integer` refuses fractions. */
+export interface NumberPrompt extends PromptBase {
+  type: "number";
+  default?: number;
+  min?: number;
+  max?: number;
+  integer?: boolean;
+  secret?: never;
+  confirm?: never;
+  choices?: never;
+}
+
+/** A value asked once before any host is touched: text (hidden when secret, or a choice), a boolean or a number. */
+export type Prompt = TextPrompt | BooleanPrompt | NumberPrompt;
+
+/** What a prompt's answer is in `h.vars`: a Secret, a boolean, a number, one of the choices, or a string. */
+type PromptValue<P extends Prompt> = P extends { secret: true }
+  ? Secret
+  : P extends { type: "boolean" }
+    ? boolean
+    : P extends { type: "number" }
+      ? number
+      : P extends { choices: readonly (infer C)[] }
+        ? C
+        : string;
 /** `h.vars` as a play's prompts type it: each prompt's answer by name, plus the (untyped) inventory and play vars. */
 export type PromptVars<P extends readonly Prompt[]> = {
   readonly [Q in P[number] as string extends Q["name"] ? never : Q["name"]]: PromptValue<Q>;
@@ -36,11 +75,23 @@ export type PromptVars<P extends readonly Prompt[]> = {
 /** The host context of a play's inline `tasks`, with `vars` typed by its prompts. */
 export type PlayHost<P extends readonly Prompt[]> = Omit<Host, "vars"> & { readonly vars: PromptVars<P> };
 
-/** The zod schema of prompt answers: what `-e`, `RUNBOOK_VAR_*` and the terminal give is checked against it. */
+/** One prompt's answer as a zod schema (its default not applied). */
+function answerSchema(p: Prompt): z.ZodType {
+  if (p.type === "boolean") return z.boolean();
+  if (p.type === "number") {
+    let n = p.integer ? z.int() : z.number();
+    if (p.min !== undefined) n = n.min(p.min);
+    if (p.max !== undefined) n = n.max(p.max);
+    return n;
+  }
+  return p.secret ? secretString() : p.choices ? z.enum(p.choices) : z.string();
+}
+
+/** The zod schema of prompt answers: what `-e`, `RUNBOOK_VAR_*`, a form and the terminal give is checked against it (after `typedAnswer`). */
 export function promptSchema(prompts: readonly Prompt[]) {
   const shape: Shape = {};
   for (const p of prompts) {
-    const base: z.ZodType = p.secret ? secretString() : p.choices ? z.enum(p.choices) : z.string();
+    const base = answerSchema(p);
     shape[p.name] = (p.default === undefined ? base : base.prefault(p.default)).describe(p.message);
   }
   return z.object(shape);

@@ -28,7 +28,7 @@ import { limitHosts, resolvePattern } from "./patterns.ts";
 import type { Play, Playbook, Prompt } from "./playbook.ts";
 import { answerPrompts, type Ask } from "./prompts.ts";
 import { interruptedExit, prepareParams, runPlays, type PreparedPlay, type RunOutcome } from "./scheduler.ts";
-import { Redactor, Secret } from "./secret.ts";
+import { Redactor } from "./secret.ts";
 import { PendingHandlers } from "./state.ts";
 import { hostVars, inventoryGroups, withMagicVars } from "./vars.ts";
 
@@ -145,9 +145,9 @@ export async function startRun(opts: RunOptions, loaded?: LoadedRun): Promise<Ru
   const answers = await answerPrompts(prompts, { extraVars: { ...opts.answers, ...extraVars }, env: opts.env ?? {}, interactive: !!opts.ask, ask: opts.ask });
   for (const s of answers.secrets) redactor.add(s);
   for (const s of [opts.becomePassword, opts.sshPassword, ...(opts.vault?.passwords.map((p) => p.password) ?? [])]) if (s) redactor.add(s);
-  // A secret prompt's value stays a Secret whichever way it came (-e, -e @file, the environment).
-  const secretAnswers = Object.fromEntries(Object.entries(answers.values).filter(([, v]) => v instanceof Secret));
-  const prepared = preparePlays(inv, plays, { ...answers.values, ...extraVars, ...secretAnswers });
+  // A prompt's answer is typed whichever way it came (-e, -e @file, the environment):
+  // a secret stays a Secret, `-e replicas=3` is the number 3. Other -e values as given.
+  const prepared = preparePlays(inv, plays, { ...extraVars, ...answers.values });
   // Every Secret that entered (`!secret` in YAML, role parameters declared
   // secret, a playbook's secret()) is known before the first event.
   redactor.collect(extraVars);

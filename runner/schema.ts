@@ -99,6 +99,10 @@ export function problems(schema: z.ZodType, error: z.ZodError): Problem[] {
         return [{ field: pathText(i.path), message: input === undefined ? `missing (${want(at(schema, i.path), i.expected).replace(/^an? /, "")} required)` : `expected ${want(at(schema, i.path), i.expected)}, got ${got(input)}` }];
       case "invalid_union":
         return [{ field: pathText(i.path), message: `expected ${want(at(schema, i.path), "a valid value")}, got ${got(input)}` }];
+      case "too_small":
+      case "too_big":
+        if (i.origin !== "number") return [{ field: pathText(i.path), message: i.message }];
+        return [{ field: pathText(i.path), message: `expected ${i.code === "too_small" ? "at least" : "at most"} ${i.code === "too_small" ? i.minimum : i.maximum}, got ${got(input)}` }];
       case "invalid_value":
         return [{ field: pathText(i.path), message: `expected one of ${i.values.join(", ")}, got ${got(input)}` }];
       default:

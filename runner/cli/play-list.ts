@@ -28,7 +28,7 @@ import type { Connection, RunResult } from "../connection/types.ts";
 import { MARKER } from "../facts/index.ts";
 import { foldNodeset } from "../nodeset.ts";
 import type { Playbook, Prompt } from "../playbook.ts";
-import { answerPrompts } from "../prompts.ts";
+import { answerPrompts, type Ask } from "../prompts.ts";
 import { runPlays, type PreparedPlay } from "../scheduler.ts";
 import { Redactor } from "../secret.ts";
 import { PendingHandlers } from "../state.ts";
@@ -55,7 +55,14 @@ export function listHosts(file: string, plays: PlayHosts): string {
 
 /** Prompt values for a listing: given ones (`-e`, env) as usual, a placeholder for the rest. Nothing is asked. */
 export async function placeholderAnswers(prompts: Prompt[], extraVars: Record<string, unknown>) {
-  return answerPrompts(prompts, { extraVars, env: process.env, interactive: true, ask: async (p) => p.default ?? `(${p.message}: not asked by --list-tasks)` });
+  return answerPrompts(prompts, { extraVars, env: process.env, interactive: true, ask: async (p) => p.default ?? placeholder(p) });
+}
+
+/** A stand-in answer of the prompt's type (a number within its bounds). */
+function placeholder(p: Parameters<Ask>[0]): string {
+  if (p.type === "boolean") return "false";
+  if (p.type === "number") return String(p.min ?? Math.min(0, p.max ?? 0));
+  return `(${p.message}: not asked by --list-tasks)`;
 }
 
 /** `--list-tasks`: runs the plays in check mode over stand-in connections and lists the tasks each host reached. */

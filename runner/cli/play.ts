@@ -103,7 +103,7 @@ export async function play(args: string[], deps: PlayCliDeps = {}): Promise<numb
   const settings = { tags: list(values.tags), skipTags: list(values["skip-tags"]), startAtTask: values["start-at-task"] };
   if (values["list-tasks"]) {
     const placeholders = await placeholderAnswers(plays.filter((p) => p.hosts.length).flatMap((p) => p.play.prompts ?? []), extraVars);
-    const prepared = preparePlays(inv, plays, { ...placeholders.values, ...extraVars });
+    const prepared = preparePlays(inv, plays, { ...extraVars, ...placeholders.values });
     process.stdout.write(await listTasks(positionals[0]!, pb, prepared, { ...settings, baseDir: dirname(file) }, inventoryGroups(inv)));
     return 0;
   }

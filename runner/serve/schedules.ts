@@ -7,7 +7,7 @@
  * (mode 0600 or stricter). The values are read when the schedule fires and
  * go into the run's memory as Secrets, as a secret typed into the form does.
  */
-import { readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Cron } from "croner";
 import { parse } from "yaml";
@@ -15,9 +15,20 @@ import { InputError } from "../errors.ts";
 import { Secret } from "../secret.ts";
 import type { ScheduleRow } from "./store.ts";
 
+const STORE_NAME = /^[\w.-]+$/;
+
+/** The names of the secret stores in `dir` (for the schedule form's selector; a store is checked when used). */
+export function secretStores(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((f) => f.endsWith(".yml")).map((f) => f.slice(0, -4)).filter((n) => STORE_NAME.test(n)).sort();
+  } catch {
+    return [];
+  }
+}
+
 /** The values of a named secret store, as Secrets; an InputError says why a store cannot be used. */
 export function readSecretStore(dir: string, name: string): Record<string, Secret> {
-  if (!/^[\w.-]+$/.test(name)) throw new InputError(`secret store names are letters, digits, . _ -; got ${JSON.stringify(name)}`);
+  if (!STORE_NAME.test(name)) throw new InputError(`secret store names are letters, digits, . _ -; got ${JSON.stringify(name)}`);
   const file = join(dir, `${name}.yml`);
   let st;
   try {

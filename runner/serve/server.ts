@@ -25,12 +25,13 @@ import { readRun, runsDir, runState, type RunSummary } from "../history.ts";
 import { loadInventory, type Inventory } from "../inventory/index.ts";
 import type { VaultKeys } from "../inventory/vault.ts";
 import { resolvePattern } from "../patterns.ts";
+import { checkAnswers, typedAnswer } from "../prompts.ts";
 import { startRun, type Run } from "../run.ts";
 import { MASK, Secret } from "../secret.ts";
 import { hostVars } from "../vars.ts";
 import { CAN, LoginLimiter, Sessions, hashPassword, newToken, sameToken, tokenHash, verifyPassword, type Session } from "./auth.ts";
 import { Jobs, type JobDetail } from "./jobs.ts";
-import { Scheduler, cronProblem, readSecretStore } from "./schedules.ts";
+import { Scheduler, cronProblem, readSecretStore, secretStores } from "./schedules.ts";
 import { Deliveries, HookKeys, SIGNATURE_HEADER, TIMESTAMP_HEADER, WINDOW_S } from "./hooks.ts";
 import { LOG, logView, runView, taskLines, type HostView } from "./runview.ts";
 import { groupOutputs, startAdhoc, type HostOutcome } from "../adhoc.ts";
@@ -240,7 +241,7 @@ export function createApp(opts: ServeOptions) {
       const p = job.prompts.find((q) => q.name === name);
       if (!p) return c.json({ error: `${job.name} has no option ${name}` }, 400);
       if (p.secret) return c.json({ error: `${name} is a secret option: it comes from the hook's secret store` }, 400);
-      values[name] = String(v);
+      values[name] = typedAnswer(p, v);
     }
     try {
       const secrets = hook.secretStore ? readSecretStore(secretsDir, hook.secretStore) : {};
@@ -359,8 +360,9 @@ export function createApp(opts: ServeOptions) {
     if (!job) return c.notFound();
     const body = await c.req.parseBody();
     const text = (k: string) => (typeof body[k] === "string" ? (body[k] as string).trim() : "");
-    const o = jobOptions(job, (name) => body[`opt_${name}`], { limit: text("limit"), tags: text("tags"), check: body.check === "on", diff: body.diff === "on" });
-    const secrets = secretAnswers(job, (name) => body[`opt_${name}`]);
+    const given = formAnswers(job, body);
+    const o = jobOptions(job, given, { limit: text("limit"), tags: text("tags"), check: body.check === "on", diff: body.diff === "on" });
+    const secrets = secretAnswers(job, given);
     try {
       const run = await startJob(job, o, secrets, s.user);
       return c.redirect(`/runs/${run.runId}`, 303);
@@ -382,19 +384,23 @@ export function createApp(opts: ServeOptions) {
   const secretsDir = opts.secretsDir ?? join(opts.stateDir, "secrets");
 
   /**
-   * A schedule's or hook's fixed options (name=value lines, never a secret
-   * one) and where its secret options come from (a secret store, checked
-   * now); a string says why they are refused.
+   * A schedule's or hook's fixed options (`given`: never a secret one),
+   * checked and typed as their prompts say (a number is a number), and where
+   * its secret options come from (a secret store, checked now); a string
+   * says why they are refused.
    */
-  const fixedOptions = (job: JobDetail, form: { options: string; store: string; limit: string; check: boolean }, what: string): JobOptions | string => {
-    const values: Record<string, string> = {};
-    for (const line of form.options.split("\n").map((l) => l.trim()).filter(Boolean)) {
-      const eq = line.indexOf("=");
-      const name = eq > 0 ? line.slice(0, eq).trim() : "";
+  const fixedOptions = (job: JobDetail, given: Record<string, unknown>, form: { store: string; limit: string; check: boolean }, what: string): JobOptions | string => {
+    for (const name of Object.keys(given)) {
       const p = job.prompts.find((q) => q.name === name);
-      if (!p) return `${job.name} has no option ${JSON.stringify(name || line)} (options are name=value lines)`;
+      if (!p) return `${job.name} has no option ${JSON.stringify(name)}`;
       if (p.secret) return `${name} is a secret option: its value comes from a secret store, never from the ${what}`;
-      values[name] = line.slice(eq + 1).trim();
+    }
+    let values: Record<string, unknown>;
+    try {
+      values = checkAnswers(job.prompts, given);
+    } catch (err) {
+      if (err instanceof ExitError) return err.message;
+      throw err;
     }
     const secret = job.prompts.filter((p) => p.secret && p.required).map((p) => p.name);
     if (secret.length) {
@@ -414,23 +420,28 @@ export function createApp(opts: ServeOptions) {
   };
   for (const row of store.schedules()) scheduler.add(row);
 
-  const schedulesPage = async (c: Context<Env>, extra: Record<string, unknown> = {}, status = 200) => {
+  /** The schedules, and the form for a new one with `job`'s typed option fields (the job page's). */
+  const schedulesPage = async (c: Context<Env>, job: JobDetail | undefined, extra: Record<string, unknown> = {}, status = 200) => {
     const list = store.schedules().map((r) => ({ ...r, next: scheduler.next(r.id)?.toISOString(), o: r.options as JobOptions }));
-    return render(c, "schedules.njk", { schedules: list, jobs: jobs.list(), secretsDir, values: {}, ...extra }, status);
+    const secretOptions = job?.prompts.filter((p) => p.secret).map((p) => p.name) ?? [];
+    return render(c, "schedules.njk", { schedules: list, jobs: jobs.list(), job, secretOptions, stores: secretStores(secretsDir), secretsDir, values: {}, form: {}, ...extra }, status);
   };
-  app.get("/schedules", (c) => schedulesPage(c));
+  app.get("/schedules", async (c) => schedulesPage(c, await jobs.get(c.req.query("job") ?? jobs.list()[0]?.name ?? "")));
   app.post("/schedules", async (c) => {
     const s = c.get("session");
     if (!CAN.run(s.role)) return c.text(`${s.role}s cannot schedule runs`, 403);
     const body = await c.req.parseBody();
     const text = (k: string) => (typeof body[k] === "string" ? (body[k] as string).trim() : "");
-    const form = { job: text("job"), cron: text("cron"), store: text("secret_store"), options: text("options"), limit: text("limit"), check: body.check === "on" };
-    const refuse = (error: string) => schedulesPage(c, { error, values: form }, 400);
+    const form = { job: text("job"), cron: text("cron"), store: text("secret_store"), limit: text("limit"), check: body.check === "on" };
     const job = await jobs.get(form.job);
+    // The job's typed fields as posted (a secret one is refused: none is shown, it comes from the store).
+    const given = job ? formAnswers(job, body) : () => undefined;
+    const values = Object.fromEntries((job?.prompts ?? []).map((p) => [p.name, given(p.name)]).filter(([, v]) => v !== undefined && v !== ""));
+    const refuse = (error: string) => schedulesPage(c, job, { error, form, values }, 400);
     if (!job) return refuse(`no job ${form.job}`);
     const problem = cronProblem(form.cron);
     if (problem) return refuse(problem);
-    const fixed = fixedOptions(job, form, "schedule");
+    const fixed = fixedOptions(job, values, form, "schedule");
     if (typeof fixed === "string") return refuse(fixed);
     const row = { job: job.name, cron: form.cron, options: fixed, secretStore: form.store || undefined, user: s.user };
     scheduler.add({ ...row, id: store.putSchedule(row), created: "" });
@@ -456,7 +467,8 @@ export function createApp(opts: ServeOptions) {
     const text = (k: string) => (typeof body[k] === "string" ? (body[k] as string).trim() : "");
     const form = { name: text("name").slice(0, 64) || "hook", job: text("job"), store: text("secret_store"), options: text("options"), limit: text("limit"), check: body.check === "on" };
     const job = await jobs.get(form.job);
-    const fixed = job ? fixedOptions(job, form, "webhook") : `no job ${form.job}`;
+    const lines = optionLines(form.options);
+    const fixed = !job ? `no job ${form.job}` : typeof lines === "string" ? lines : fixedOptions(job, lines, form, "webhook");
     if (typeof fixed === "string") return hooksPage(c, { error: fixed, values: form }, 400);
     const id = newToken().slice(0, 16);
     store.putHook({ id, name: form.name, job: fixed.job, options: fixed, secretStore: form.store || undefined, user: s.user });
@@ -699,10 +711,29 @@ function fileChanges(file: string): { next: (ms: number) => Promise<void>; close
   };
 }
 
-/** The non-secret options of a job run from submitted values (`get(name)`: what was given for that option). */
+/** The non-secret options of a job run from submitted values (`get(name)`: what was given for that option), typed as their prompts say. */
 function jobOptions(job: JobDetail, get: (name: string) => unknown, rest: Omit<JobOptions, "job" | "values">): JobOptions {
-  const values = Object.fromEntries(job.prompts.filter((p) => !p.secret && typeof get(p.name) === "string").map((p) => [p.name, get(p.name) as string]));
+  const values = Object.fromEntries(job.prompts.filter((p) => !p.secret && get(p.name) !== undefined).map((p) => [p.name, typedAnswer(p, get(p.name))]));
   return { job: job.name, values, ...rest };
+}
+
+/** What a posted form gives for each option (`opt_NAME`): a boolean's checkbox is true when checked, false when not (a form sends nothing for it). */
+function formAnswers(job: JobDetail, body: Record<string, unknown>): (name: string) => unknown {
+  return (name) => {
+    const v = body[`opt_${name}`];
+    return job.prompts.find((p) => p.name === name)?.type === "boolean" ? v === "true" : typeof v === "string" ? v : undefined;
+  };
+}
+
+/** A webhook's fixed options as `name=value` lines, or why they are not. */
+function optionLines(text: string): Record<string, string> | string {
+  const values: Record<string, string> = {};
+  for (const line of text.split("\n").map((l) => l.trim()).filter(Boolean)) {
+    const eq = line.indexOf("=");
+    if (eq <= 0) return `options are name=value lines, not ${JSON.stringify(line)}`;
+    values[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+  }
+  return values;
 }
 
 /** The secret options given (an empty one is not given). */
@@ -713,7 +744,8 @@ function secretAnswers(job: JobDetail, get: (name: string) => unknown): Record<s
 /** What a job run was started with, kept to start it again (no secret). */
 interface JobOptions {
   job: string;
-  values: Record<string, string>;
+  /** Typed as the job's prompts say (a boolean option's value is true or false). */
+  values: Record<string, unknown>;
   limit: string;
   tags: string;
   check: boolean;

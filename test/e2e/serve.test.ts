@@ -405,8 +405,23 @@ s("serve: ad-hoc commands grouped like runbook run and recorded in history; re-r
     await page.waitForFunction(() => document.querySelector("#run-status")?.textContent === "failed", { timeout: WAIT });
     assert.equal(await groupsOf(page), groups);
 
-    // A job run again: its options back in the form, the secret one empty and required.
+    // Typed options: a number out of its bounds is refused by the server (the browser's own check
+    // switched off), naming the option, and nothing runs; the checkbox comes back checked.
     await page.goto(`${server.url}/jobs/deploy`);
+    const runsBefore = readdirSync(join(state, "runs")).length;
+    await page.type("input[name=opt_token]", "rerun-secret-0");
+    await page.click("input[name=opt_verbose]");
+    await page.$eval("input[name=opt_replicas]", (i) => ((i as HTMLInputElement).value = ""));
+    await page.type("input[name=opt_replicas]", "12");
+    await page.$eval("form.runform", (f) => ((f as HTMLFormElement).noValidate = true));
+    await Promise.all([page.waitForNavigation(), page.click("button#run")]);
+    assert.match(await page.$eval(".error", (e) => e.textContent ?? ""), /prompt replicas: expected at most 9, got number 12/);
+    assert.is(readdirSync(join(state, "runs")).length, runsBefore, "nothing ran");
+    assert.ok(await page.$eval("input[name=opt_verbose]", (i) => (i as HTMLInputElement).checked));
+    await page.$eval("input[name=opt_replicas]", (i) => ((i as HTMLInputElement).value = ""));
+    await page.type("input[name=opt_replicas]", "3");
+
+    // A job run again: its options back in the form (typed ones too), the secret one empty and required.
     await page.type("input[name=opt_token]", "rerun-secret-1");
     await page.select("select[name=opt_channel]", "testing");
     await page.$eval("input[name=opt_motd]", (i) => ((i as HTMLInputElement).value = ""));
@@ -416,24 +431,27 @@ s("serve: ad-hoc commands grouped like runbook run and recorded in history; re-r
     await Promise.all([page.waitForNavigation(), page.click("button#run")]);
     const jobRun = page.url().split("/").pop()!;
     await page.waitForFunction(() => document.querySelector("#run-status")?.textContent === "ok", { timeout: WAIT });
+    // The play got a boolean and a number, not the form's strings.
+    const typedConf = new RegExp(`channel = testing\nmotd = second motd\nhost = ${t1}\nverbose = true \\(boolean\\)\nreplicas = 3 \\(number\\)\n`);
+    assert.match((await ssh(lab, t1, "cat /srv/serve-demo/app.conf")).stdout, typedConf);
     await Promise.all([page.waitForNavigation(), page.click("a#rerun")]);
     assert.match(page.url(), new RegExp(`/jobs/deploy\\?rerun=${jobRun}$`));
     // (No helper function inside: the test's compiler would name it with a function the page lacks.)
     const form = await page.evaluate(() => {
-      const [token, channel, motd, limit, diff] = ["opt_token", "opt_channel", "opt_motd", "limit", "diff"].map((n) => document.querySelector(`[name=${n}]`) as HTMLInputElement);
-      return { token: token!.value, tokenRequired: token!.required, channel: channel!.value, motd: motd!.value, limit: limit!.value, diff: diff!.checked };
+      const [token, channel, motd, verbose, replicas, limit, diff] = ["opt_token", "opt_channel", "opt_motd", "opt_verbose", "opt_replicas", "limit", "diff"].map((n) => document.querySelector(`[name=${n}]`) as HTMLInputElement);
+      return { token: token!.value, tokenRequired: token!.required, channel: channel!.value, motd: motd!.value, verbose: verbose!.checked, replicas: replicas!.value, limit: limit!.value, diff: diff!.checked };
     });
-    assert.equal(form, { token: "", tokenRequired: true, channel: "testing", motd: "second motd", limit: t1, diff: true });
+    assert.equal(form, { token: "", tokenRequired: true, channel: "testing", motd: "second motd", verbose: true, replicas: "3", limit: t1, diff: true });
     await shot(page, "job-rerun");
     await page.type("input[name=opt_token]", "rerun-secret-2");
     await Promise.all([page.waitForNavigation(), page.click("button#run")]);
     await page.waitForFunction(() => document.querySelector("#run-status")?.textContent === "ok", { timeout: WAIT });
     assert.is((await ssh(lab, t1, "cat /srv/serve-demo/token")).stdout, "rerun-secret-2");
-    assert.match((await ssh(lab, t1, "cat /srv/serve-demo/app.conf")).stdout, /channel = testing\nmotd = second motd/);
+    assert.match((await ssh(lab, t1, "cat /srv/serve-demo/app.conf")).stdout, typedConf);
     // The secrets are in no stored file.
     const db = readFileSync(join(state, "serve.db")).toString("latin1");
     const files = readdirSync(join(state, "runs")).map((f) => readFileSync(join(state, "runs", f), "utf8")).join("\n");
-    for (const secret of ["rerun-secret-1", "rerun-secret-2"]) assert.not.ok(db.includes(secret) || files.includes(secret), `${secret} stored`);
+    for (const secret of ["rerun-secret-0", "rerun-secret-1", "rerun-secret-2"]) assert.not.ok(db.includes(secret) || files.includes(secret), `${secret} stored`);
   } finally {
     await browser?.close();
     server.child.kill("SIGTERM");
@@ -492,25 +510,50 @@ s("serve: API tokens (hashed at rest, shown once) start a run and read its statu
     assert.is(noCsrfNeeded.status, 400, "a missing secret option is the CLI's input error, before any host is touched");
     assert.match(((await noCsrfNeeded.json()) as { error: string }).error, /token/);
 
-    // Schedules: a job with a secret option needs a secret store, and a store others can read is refused.
+    // Schedules: choosing the job shows its typed fields (the job form's); a job with a secret
+    // option needs a secret store (chosen from the stores), one others can read is refused.
     await page.goto(`${server.url}/schedules`);
-    const schedule = async (cron: string, options: string, store: string) => {
-      await page.select("select[name=job]", "deploy");
-      await page.$eval("input[name=cron]", (i) => ((i as HTMLInputElement).value = ""));
-      await page.type("input[name=cron]", cron);
-      await page.$eval("textarea[name=options]", (i) => ((i as HTMLTextAreaElement).value = ""));
-      await page.type("textarea[name=options]", options);
-      await page.$eval("input[name=secret_store]", (i) => ((i as HTMLInputElement).value = ""));
-      if (store) await page.type("input[name=secret_store]", store);
+    await Promise.all([page.waitForNavigation(), page.select("select[name=job]", "deploy")]);
+    assert.match(page.url(), /\/schedules\?job=deploy$/);
+    assert.is(await page.$eval("input[name=opt_verbose]", (i) => (i as HTMLInputElement).type), "checkbox");
+    assert.is(await page.$eval("input[name=opt_replicas]", (i) => (i as HTMLInputElement).type), "number");
+    assert.is(await page.$("[name=opt_token]"), null, "no field for a secret option");
+    assert.equal(await page.$$eval("select[name=secret_store] option", (os) => os.map((o) => o.textContent)), ["none", "deploy", "open"]);
+    const schedule = async (cron: string, store: string, o: { motd?: string; replicas?: string; verbose?: boolean } = {}) => {
+      const retype = async (sel: string, text: string) => {
+        await page.$eval(sel, (i) => ((i as HTMLInputElement).value = ""));
+        await page.type(sel, text);
+      };
+      await retype("input[name=cron]", cron);
+      await retype("input[name=opt_motd]", o.motd ?? "x");
+      await retype("input[name=opt_replicas]", o.replicas ?? "1");
+      await page.select("select[name=opt_channel]", "testing");
+      if ((await page.$eval("input[name=opt_verbose]", (i) => (i as HTMLInputElement).checked)) !== !!o.verbose) await page.click("input[name=opt_verbose]");
+      await page.select("select[name=secret_store]", store);
+      // The server's checks, not the browser's.
+      await page.$eval("form#schedule-form", (f) => ((f as HTMLFormElement).noValidate = true));
       await Promise.all([page.waitForNavigation(), page.click("button#schedule")]);
       return page.$eval(".error", (e) => e.textContent ?? "").catch(() => "");
     };
-    assert.match(await schedule("not cron", "motd=x", "deploy"), /not a cron expression/);
-    assert.match(await schedule("0 3 * * *", "motd=x", ""), /secret options \(token\): a schedule needs a secret store/);
-    assert.match(await schedule("0 3 * * *", `token=${CANARY}-typed`, "deploy"), /token is a secret option/);
-    assert.match(await schedule("0 3 * * *", "motd=x", "open"), /readable by others \(mode 644\)/);
-    // Every second (croner's six fields), the secret from the store, fixed options.
-    assert.is(await schedule("* * * * * *", `motd=scheduled\nchannel=testing`, "deploy"), "");
+    assert.match(await schedule("not cron", "deploy"), /not a cron expression/);
+    assert.match(await schedule("0 3 * * *", ""), /secret options \(token\): a schedule needs a secret store/);
+    assert.match(await schedule("0 3 * * *", "open"), /readable by others \(mode 644\)/);
+    assert.match(await schedule("0 3 * * *", "deploy", { replicas: "12" }), /prompt replicas: expected at most 9, got number 12/);
+    // A secret as a fixed option, posted without the form: refused.
+    const typedSecret = await page.evaluate(async (value) => {
+      const body = new URLSearchParams(new FormData(document.querySelector("form#schedule-form") as HTMLFormElement) as unknown as Record<string, string>);
+      body.set("opt_token", value);
+      const r = await fetch("/schedules", { method: "POST", body });
+      return [r.status, await r.text()] as const;
+    }, `${CANARY}-typed`);
+    assert.is(typedSecret[0], 400);
+    assert.match(typedSecret[1], /token is a secret option/);
+    assert.is((await page.$$("tr.schedule")).length, 0, "nothing refused was scheduled");
+    // Every second (croner's six fields), the secret from the store, typed fixed options.
+    assert.is(await schedule("* * * * * *", "deploy", { motd: "scheduled", replicas: "4", verbose: true }), "");
+    const scheduleDb = readFileSync(join(state, "serve.db")).toString("latin1");
+    assert.match(scheduleDb, /"verbose":true/, "a boolean is stored as one");
+    assert.match(scheduleDb, /"replicas":4/, "a number is stored as one");
     await shot(page, "schedules");
     let scheduled: string | undefined;
     for (let i = 0; i < 600 && !scheduled; i++) {
@@ -527,7 +570,7 @@ s("serve: API tokens (hashed at rest, shown once) start a run and read its statu
     assert.is(sched.status, "ok");
     for (const h of [t1, t2]) {
       assert.is((await ssh(lab, h, "cat /srv/serve-demo/token")).stdout, storeSecret);
-      assert.match((await ssh(lab, h, "cat /srv/serve-demo/app.conf")).stdout, /channel = testing\nmotd = scheduled/);
+      assert.match((await ssh(lab, h, "cat /srv/serve-demo/app.conf")).stdout, new RegExp(`channel = testing\nmotd = scheduled\nhost = ${h}\nverbose = true \\(boolean\\)\nreplicas = 4 \\(number\\)\n`));
     }
     // The store's and the API's secrets are in no stored file and no page.
     const stored = [readFileSync(join(state, "serve.db")).toString("latin1"), ...readdirSync(join(state, "runs")).map((f) => readFileSync(join(state, "runs", f), "utf8")), await page.content()].join("\n");

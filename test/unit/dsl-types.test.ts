@@ -84,6 +84,39 @@ export const prompted = play({
   },
 });
 
+// Boolean and number prompts type `h.vars` as boolean and number; a default of the wrong type, or a secret boolean, does not compile.
+export const typedPrompts = play({
+  name: "typed prompts",
+  hosts: "all",
+  prompts: [
+    { name: "verbose", message: "verbose", type: "boolean", default: false },
+    { name: "replicas", message: "replicas", type: "number", min: 1, max: 9, integer: true },
+    { name: "motd", message: "motd", type: "text", default: "hi" },
+  ],
+  async tasks(h) {
+    const verbose: boolean = h.vars.verbose;
+    const replicas: number = h.vars.replicas;
+    const motd: string = h.vars.motd;
+    // @ts-expect-error a boolean prompt is a boolean, not a string
+    const asText: string = h.vars.verbose;
+    // @ts-expect-error a number prompt is a number, not a string
+    const count: string = h.vars.replicas;
+    void [verbose, replicas, motd, asText, count];
+  },
+});
+export const badTypedPrompts = [
+  // @ts-expect-error a boolean's default is a boolean
+  play({ name: "x", hosts: "all", prompts: [{ name: "b", message: "b", type: "boolean", default: "yes" }] }),
+  // @ts-expect-error a number's default is a number
+  play({ name: "x", hosts: "all", prompts: [{ name: "n", message: "n", type: "number", default: "3" }] }),
+  // @ts-expect-error a boolean is not secret
+  play({ name: "x", hosts: "all", prompts: [{ name: "b", message: "b", type: "boolean", secret: true }] }),
+  // @ts-expect-error a number has no choices
+  play({ name: "x", hosts: "all", prompts: [{ name: "n", message: "n", type: "number", choices: ["1", "2"] }] }),
+  // @ts-expect-error bounds are for numbers
+  play({ name: "x", hosts: "all", prompts: [{ name: "t", message: "t", min: 1 }] }),
+];
+
 // Cross-host values and topology are typed: a shared value has its declared type, peers are typed records.
 const fsid = shared.string("ceph fsid");
 const joinToken = shared.secret("join token");

@@ -198,4 +198,50 @@ test("http: a broken inventory gives a page in the layout naming the file and li
   store.close();
 });
 
+test("http: typed options: a checkbox and a number field, refused server-side by name (nothing runs); a schedule stores typed values, secrets only from a store", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "rb-serve-"));
+  const secretsDir = join(dir, "secrets");
+  mkdirSync(secretsDir, { mode: 0o700 });
+  writeFileSync(join(secretsDir, "ok.yml"), "token: s3cret\n", { mode: 0o600 });
+  const { app, store, scheduler } = createApp({ stateDir: dir, inventory: ["test/fixtures/engine/local.yml"], playbooksDir: "test/fixtures/serve", secretsDir });
+  store.putUser("admin", "admin", await hashPassword("adminpass1"));
+  const admin = await client(app, "admin", "adminpass1");
+  try {
+    const form = await (await admin.get("/jobs/deploy")).text();
+    assert.match(form, /<input type="checkbox" name="opt_verbose" value="true" >/);
+    assert.match(form, /<input type="number" name="opt_replicas" value="1" step="1" min="1" max="9"/);
+    const _csrf = await admin.csrf("/jobs/deploy");
+    const bad = await admin.post("/jobs/deploy/run", { _csrf, opt_token: "x", opt_replicas: "abc", opt_verbose: "true" });
+    assert.is(bad.status, 400);
+    const page = await bad.text();
+    assert.match(page, /prompt replicas: expected an integer, got the string &quot;abc&quot;/);
+    assert.match(page, /name="opt_verbose" value="true" checked/, "the form comes back as it was sent");
+    assert.equal(readdirSync(dir).filter((f) => f === "runs"), [], "no run was started");
+
+    // The schedule form: the job's typed fields (the same partial), no field for a secret, a selector of stores.
+    const sched = await (await admin.get("/schedules?job=deploy")).text();
+    assert.match(sched, /<input type="checkbox" name="opt_verbose"/);
+    assert.match(sched, /<input type="number" name="opt_replicas"/);
+    assert.not.match(sched, /name="opt_token"/);
+    assert.match(sched, /<select name="secret_store"><option value="">none<\/option><option >ok<\/option><\/select>/);
+    const post = (fields: Record<string, string>) => admin.post("/schedules", { _csrf, job: "deploy", cron: "0 3 * * *", secret_store: "ok", ...fields });
+    const refused = async (fields: Record<string, string>) => {
+      const r = await post(fields);
+      assert.is(r.status, 400);
+      return /<p class="error" role="alert">([^<]*)</.exec(await r.text())?.[1];
+    };
+    assert.is(await refused({ opt_replicas: "12" }), "prompt replicas: expected at most 9, got number 12");
+    assert.is(await refused({ opt_token: "typed" }), "token is a secret option: its value comes from a secret store, never from the schedule");
+    assert.is(await refused({ secret_store: "" }), "deploy has secret options (token): a schedule needs a secret store to take them from");
+    assert.is(store.schedules().length, 0);
+    assert.is((await post({ opt_verbose: "true", opt_replicas: "3", opt_channel: "testing", opt_motd: "m" })).status, 303);
+    const [row] = store.schedules();
+    assert.equal(row!.options, { job: "deploy", values: { channel: "testing", motd: "m", verbose: true, replicas: 3 }, limit: "", tags: "", check: false, diff: false });
+    assert.is(row!.secretStore, "ok");
+  } finally {
+    scheduler.stop();
+    store.close();
+  }
+});
+
 test.run();

@@ -2,7 +2,8 @@
 // follows a running run over server-sent events (appending tasks and
 // output under their host, updating each host's status) and reloads when
 // the run ends, to show the recap, diffs and timeline the server renders;
-// the history table refreshes itself so runs started elsewhere appear.
+// the history table refreshes itself so runs started elsewhere appear; the
+// schedule form shows the chosen job's option fields.
 "use strict";
 
 function el(tag, cls, text) {
@@ -190,4 +191,6 @@ document.addEventListener("DOMContentLoaded", () => {
   if (run && run.dataset.state === "running") followRun(run);
   const hist = document.querySelector("tbody[data-poll]");
   if (hist) pollHistory(hist);
+  // A choice that changes the rest of the form (the schedule form's job: its option fields).
+  for (const sel of document.querySelectorAll("select[data-autosubmit]")) sel.addEventListener("change", () => sel.form.submit());
 });
