@@ -7,7 +7,7 @@ import { stringify } from "yaml";
 import { EXIT, ExitError } from "../errors.ts";
 import { gatherFacts } from "../facts/index.ts";
 import type { Command } from "./main.ts";
-import { VAULT_USAGE } from "./vault.ts";
+import { vaultUsage } from "./vault.ts";
 import { connectOptions, eachHost, HOST_OPTIONS, hostsFor } from "./common.ts";
 
 const USAGE = `runbook facts PATTERN [options]
@@ -18,7 +18,7 @@ const USAGE = `runbook facts PATTERN [options]
   -f, --forks N               hosts at once (default 50)
       --json                  one JSON object per host
       --accept-new-host-keys  trust and record unknown SSH host keys
-${VAULT_USAGE}`;
+${vaultUsage(30)}`;
 
 export const command: Command = {
   summary: "show host facts",

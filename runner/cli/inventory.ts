@@ -8,7 +8,7 @@ import { loadInventory, type Inventory } from "../inventory/index.ts";
 import { resolvePattern } from "../patterns.ts";
 import { hostVars } from "../vars.ts";
 import type { Command } from "./main.ts";
-import { VAULT_OPTIONS, VAULT_USAGE, vaultKeys } from "./vault.ts";
+import { VAULT_OPTIONS, vaultUsage, vaultKeys } from "./vault.ts";
 
 const USAGE = `runbook inventory [PATTERN] [options]
 
@@ -16,7 +16,7 @@ const USAGE = `runbook inventory [PATTERN] [options]
       --graph            the group tree with its hosts
       --vars HOST        each variable of HOST and where it came from
       --json             machine-readable output
-${VAULT_USAGE}`;
+${vaultUsage(25)}`;
 
 export const command: Command = {
   summary: "show the inventory",

@@ -14,7 +14,7 @@ import { loadRun, preparePlays, startRun } from "../run.ts";
 import { inventoryGroups, parseExtraVars } from "../vars.ts";
 import type { Command } from "./main.ts";
 import { checkSshConfigs } from "./common.ts";
-import { VAULT_OPTIONS, VAULT_USAGE, vaultKeys } from "./vault.ts";
+import { VAULT_OPTIONS, vaultUsage, vaultKeys } from "./vault.ts";
 import { listHosts, listTasks, placeholderAnswers, syntaxCheck } from "./play-list.ts";
 
 const USAGE = `runbook play FILE [options]
@@ -34,7 +34,7 @@ const USAGE = `runbook play FILE [options]
       --force-handlers     run notified handlers even on hosts that failed
       --start-at-task NAME skip tasks until one whose name contains NAME
       --accept-new-host-keys  trust and record unknown SSH host keys
-${VAULT_USAGE}
+${vaultUsage(27)}
       --json               one JSON event per line instead of text
   -v, --verbose            also ok/skipped tasks with reasons (-vv: commands)
       --syntax-check       load the playbook and match its patterns; run nothing

@@ -9,7 +9,7 @@ import { foldNodeset } from "../nodeset.ts";
 import { inquirerAsk } from "../prompts.ts";
 import { groupOutputs, startAdhoc } from "../adhoc.ts";
 import type { Command } from "./main.ts";
-import { VAULT_USAGE } from "./vault.ts";
+import { vaultUsage } from "./vault.ts";
 import { connectOptions, HOST_OPTIONS, hostsFor } from "./common.ts";
 
 const USAGE = `runbook run PATTERN [options] -- COMMAND...
@@ -23,7 +23,7 @@ const USAGE = `runbook run PATTERN [options] -- COMMAND...
       --timeout SECONDS       stop the command after SECONDS on each host (exit 124, as timeout(1))
   -f, --forks N               hosts at once (default 50)
       --accept-new-host-keys  trust and record unknown SSH host keys
-${VAULT_USAGE}
+${vaultUsage(30)}
       --json                  one JSON object per host`;
 
 export const command: Command = {

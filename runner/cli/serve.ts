@@ -15,7 +15,7 @@ import { EXIT, ExitError, InputError } from "../errors.ts";
 import { inquirerAsk } from "../prompts.ts";
 import { stateDir } from "../state.ts";
 import type { Command } from "./main.ts";
-import { VAULT_OPTIONS, VAULT_USAGE, checkedVaultKeys } from "./vault.ts";
+import { VAULT_OPTIONS, vaultUsage, checkedVaultKeys } from "./vault.ts";
 
 const USAGE = `runbook serve [options]
 
@@ -33,7 +33,7 @@ const USAGE = `runbook serve [options]
       --admin-password-file F   the admin password on a first start (first line of F);
                                 or RUNBOOK_ADMIN_PASSWORD; else asked on the terminal
       --admin-user NAME         the first admin's name (default admin)
-${VAULT_USAGE}
+${vaultUsage(32)}
                                 (checked at start: every vault value of the inventory must open;
                                 a prompt is asked before the server listens)
       --secrets DIR             the named secret stores of schedules: DIR/NAME.yml, mode 0600

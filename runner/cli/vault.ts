@@ -25,9 +25,19 @@ export const VAULT_OPTIONS = {
   "vault-id": { type: "string", multiple: true },
 } as const;
 
-export const VAULT_USAGE = `      --ask-vault-pass     ask for the vault password (or set RUNBOOK_VAULT_PASSWORD)
-      --vault-password-file FILE  the vault password's file (an executable one is run)
-      --vault-id [ID@]SOURCE      a password for vault id ID from FILE or "prompt" (repeatable)`;
+const VAULT_HELP: [string, string][] = [
+  ["--ask-vault-pass", "ask for the vault password (or set RUNBOOK_VAULT_PASSWORD)"],
+  ["--vault-password-file FILE", "the vault password's file (an executable one is run)"],
+  ["--vault-id [ID@]SOURCE", 'a password for vault id ID from FILE or "prompt" (repeatable)'],
+];
+
+/** The vault options' lines of a command's usage, descriptions at column `col` as that command's other options (a long name gets its own line). */
+export function vaultUsage(col: number): string {
+  return VAULT_HELP.map(([name, text]) => {
+    const head = `      ${name}`;
+    return head.length + 2 <= col ? `${head.padEnd(col)}${text}` : `${head}\n${" ".repeat(col)}${text}`;
+  }).join("\n");
+}
 
 export interface VaultValues {
   "ask-vault-pass"?: boolean;
