@@ -903,7 +903,10 @@ s("serve: signed webhooks start a job (HMAC-SHA256 over timestamp and body); bad
     assert.equal(await refusal(await deliver(url, body, signed(`${secret}x`, body))), [401, "bad signature"]);
     assert.equal(await refusal(await deliver(url, body, signed(secret, `${body} `))), [401, "bad signature"]);
     assert.equal(await refusal(await deliver(url, body, signed(secret, body, String(Math.floor(Date.now() / 1000) - 600)))), [401, "timestamp more than 300 s from the server's clock"]);
-    assert.equal(await refusal(await deliver(url.replace(/\/webhooks\/\w+$/, "/webhooks/0000000000000000"), body, signed(secret, body))), [401, "bad signature"]);
+    // Hook ids are base64url ("-" and "_" included): replace the whole last segment.
+    const unknown = url.replace(/\/webhooks\/[^/]+$/, "/webhooks/0000000000000000");
+    assert.is.not(unknown, url);
+    assert.equal(await refusal(await deliver(unknown, body, signed(secret, body))), [401, "bad signature"]);
     assert.equal((await refusal(await deliver(url, JSON.stringify({ options: { token: "x" } }), signed(secret, JSON.stringify({ options: { token: "x" } })))))[0], 400);
 
     // A good delivery starts the job: its fixed options, the body's channel, the token from the store.
@@ -942,7 +945,7 @@ curl -s -H "X-Runbook-Timestamp: $ts" -H "X-Runbook-Signature-256: sha256=$sig" 
       assert.not.ok(text.includes(secret) || text.includes(secret.slice(4)), `${where} hold the hook secret`);
       assert.not.ok(text.includes(CANARY), `${where} hold the canary`);
     }
-    assert.match(server.output(), /webhook \w+ refused: bad signature/, "refusals are logged (without the secret)");
+    assert.match(server.output(), /webhook [\w-]+ refused: bad signature/, "refusals are logged (without the secret)");
   } finally {
     await browser?.close();
     server.child.kill("SIGTERM");
