@@ -283,7 +283,7 @@ export async function startRun(opts: RunOptions, loaded?: LoadedRun): Promise<Ru
 }
 
 /** A run's events kept for followers that join late; each follower reads from the first. */
-class EventLog {
+export class EventLog {
   readonly #events: StampedEvent[] = [];
   readonly #waiting = new Set<() => void>();
   #ended = false;

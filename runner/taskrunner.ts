@@ -13,6 +13,7 @@ import { concealDiff } from "./secret.ts";
 import { applyChange, describeChange } from "./apply.ts";
 import { LocalInputError, result, TaskFailedError, type Plan, type PlanContext, type TaskDef, type TaskResult } from "./task.ts";
 import { InterruptedError, type RunControl } from "./control.ts";
+import { liveOutput } from "./liveoutput.ts";
 import { errorStack } from "./modules.ts";
 import { unknownsIn } from "./unknown.ts";
 
@@ -295,50 +296,9 @@ export class TaskRunner {
     return r;
   }
 
-  /**
-   * Streams a command's output as `task.output` events while it runs: whole
-   * lines only (a secret is never cut in two before the redactor sees it),
-   * at most every 200 ms: the first line at once, the next ones on the
-   * 200 ms tick after it.
-   */
+  /** Streams a command's output as `task.output` events while it runs (runner/liveoutput.ts). */
   #liveOutput(task: string) {
-    const pending = { stdout: "", stderr: "" };
-    let timer: NodeJS.Timeout | undefined;
-    let last = 0;
-    const emit = (stream: "stdout" | "stderr", all: boolean) => {
-      const buf = pending[stream];
-      const cut = all ? buf.length : buf.lastIndexOf("\n") + 1;
-      if (cut === 0) return;
-      pending[stream] = buf.slice(cut);
-      last = Date.now();
-      this.emit({ type: "task.output", host: this.host, play: this.play, task, stream, text: buf.slice(0, cut) });
-    };
-    const flushLines = () => {
-      timer = undefined;
-      emit("stdout", false);
-      emit("stderr", false);
-    };
-    const on = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
-      pending[stream] += chunk.toString("utf8");
-      // Much output at once goes out in whole lines; a runaway line without
-      // a newline still shows, in 64 KiB pieces.
-      if (pending[stream].length > 65536) emit(stream, !pending[stream].includes("\n"));
-      if (timer) return;
-      // A line after a quiet spell goes out at once (a follower sees it as
-      // it is printed); lines that follow within 200 ms wait for the next tick.
-      const wait = last + 200 - Date.now();
-      if (wait <= 0) flushLines();
-      else timer = setTimeout(flushLines, wait);
-    };
-    return {
-      handlers: { onStdout: on("stdout"), onStderr: on("stderr") },
-      flush: () => {
-        clearTimeout(timer);
-        timer = undefined;
-        emit("stdout", true);
-        emit("stderr", true);
-      },
-    };
+    return liveOutput((stream, text) => this.emit({ type: "task.output", host: this.host, play: this.play, task, stream, text }));
   }
 
   async #planAndApply<P>(

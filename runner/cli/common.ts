@@ -56,19 +56,29 @@ export function checkSshConfigs(inv: Inventory, hosts: string[], flag: string | 
 export const retryToStderr: OpenOptions["onRetry"] = (r) =>
   process.stderr.write(`${r.host}: ${r.reason}; trying again in ${r.waitMs / 1000} s (attempt ${r.attempt} of ${r.attempts})\n`);
 
-/** Runs `fn` on every host (up to `forks` at once) over its own connection; errors are per host. */
+/**
+ * Runs `fn` on every host (up to `forks` at once) over its own connection;
+ * errors are per host. Once `stop` is aborted no further host starts (those
+ * have no result); once `cutoff` is aborted the open connections are closed,
+ * cutting off what still runs on them.
+ */
 export async function eachHost<T>(
   inv: Inventory,
   hosts: string[],
-  opts: { acceptNewHostKeys: boolean; forks: number; sshConfig?: string; user?: string; password?: string },
+  opts: { acceptNewHostKeys: boolean; forks: number; sshConfig?: string; user?: string; password?: string; stop?: AbortSignal; cutoff?: AbortSignal },
   fn: (conn: Connection, host: string) => Promise<T>,
 ): Promise<Map<string, { ok: true; value: T } | { ok: false; error: string }>> {
   const results = new Map<string, { ok: true; value: T } | { ok: false; error: string }>();
   const unchecked = uncheckedHostKeys(hosts.map((h) => inv.hosts.get(h)!), opts);
   if (unchecked.length) process.stderr.write(`warning: ${uncheckedWarning(unchecked)}\n`);
+  const open = new Set<Connection>();
+  const cut = () => {
+    for (const c of open) void c.close().catch(() => undefined);
+  };
+  opts.cutoff?.addEventListener("abort", cut, { once: true });
   const queue = [...hosts];
   const worker = async () => {
-    for (let host = queue.shift(); host !== undefined; host = queue.shift()) {
+    for (let host = queue.shift(); host !== undefined && !opts.stop?.aborted; host = queue.shift()) {
       let conn: Connection | undefined;
       try {
         const h = inv.hosts.get(host)!;
@@ -79,14 +89,19 @@ export async function eachHost<T>(
           password: opts.password ?? h.conn.password?.reveal(),
           onRetry: retryToStderr,
         });
+        // Stopped while connecting: the command does not start.
+        if (opts.stop?.aborted) break;
+        open.add(conn);
         results.set(host, { ok: true, value: await fn(conn, host) });
       } catch (err) {
         results.set(host, { ok: false, error: (err as Error).message });
       } finally {
+        if (conn) open.delete(conn);
         await conn?.close().catch(() => undefined);
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(opts.forks, hosts.length) }, worker));
+  opts.cutoff?.removeEventListener("abort", cut);
   return results;
 }

@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { EXIT, ExitError, InputError } from "../errors.ts";
 import { foldNodeset } from "../nodeset.ts";
 import { inquirerAsk } from "../prompts.ts";
-import { groupOutputs, startAdhoc } from "../adhoc.ts";
+import { groupOutputs, startAdhoc, stoppedLines } from "../adhoc.ts";
 import type { Command } from "./main.ts";
 import { vaultUsage } from "./vault.ts";
 import { connectOptions, HOST_OPTIONS, hostsFor } from "./common.ts";
@@ -61,12 +61,29 @@ async function adhoc(args: string[]): Promise<number> {
   const wantsBecome = values.become || values["become-user"] !== undefined || values["ask-become-pass"];
   const become = wantsBecome ? { user: values["become-user"] ?? "root", password } : undefined;
   const timeoutMs = timeout === undefined ? undefined : timeout * 1000;
-  const { outcome } = startAdhoc({ inv, hosts, pattern, cmd, become, timeoutMs, connect: connectOptions(values), secrets: vault.passwords.map((p) => p.password) });
-  const { results, exitCode } = await outcome;
+  const run = startAdhoc({ inv, hosts, pattern, cmd, become, timeoutMs, connect: connectOptions(values), secrets: vault.passwords.map((p) => p.password), graceMs: GRACE_MS });
+  // Ctrl-C as in `runbook play`: hosts not yet started do not start, running
+  // commands get the grace period; a second Ctrl-C ends the record and leaves.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (run.stop(signal)) {
+      const again = signal === "SIGINT" ? "Ctrl-C again" : `${signal} again`;
+      const text = `${signal}: stopping — no further host starts; running commands get ${GRACE_MS / 1000} s to finish. ${again} aborts now.`;
+      run.note("warn", text);
+      process.stderr.write(`${text}\n`);
+      return;
+    }
+    process.exit(run.abort(signal));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const { results, exitCode, interrupted, notStarted, cutOff } = await run.outcome;
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
   if (values.json) {
     for (const host of hosts) {
-      const r = results.get(host)!;
-      process.stdout.write(JSON.stringify(r.ok ? { host, rc: r.value.code, stdout: r.value.stdout, stderr: r.value.stderr } : { host, unreachable: r.error }) + "\n");
+      const r = results.get(host);
+      if (!r) process.stdout.write(JSON.stringify({ host, interrupted }) + "\n");
+      else process.stdout.write(JSON.stringify(r.ok ? { host, rc: r.value.code, stdout: r.value.stdout, stderr: r.value.stderr } : { host, unreachable: r.error }) + "\n");
     }
     return exitCode;
   }
@@ -77,5 +94,9 @@ async function adhoc(args: string[]): Promise<number> {
     const rule = "-".repeat(Math.min(78, title.length));
     process.stdout.write(`${rule}\n${title}\n${rule}\n${out}${out.endsWith("\n") || out === "" ? "" : "\n"}`);
   }
+  for (const line of stoppedLines(interrupted, notStarted, cutOff)) process.stderr.write(`${line}\n`);
   return exitCode;
 }
+
+/** How long commands running at the first Ctrl-C may go on before their connections are closed. */
+const GRACE_MS = Number(process.env.RUNBOOK_STOP_GRACE_MS ?? 10_000);

@@ -10,7 +10,8 @@ import { unifiedDiff } from "../output/diff.ts";
 import { runState, type RunState, type RunSummary } from "../history.ts";
 import type { FileDiff, TaskStatus } from "../task.ts";
 
-export type HostStatus = "pending" | "running" | "ok" | "changed" | "failed" | "unreachable";
+/** `interrupted`: the run was stopped while the host ran a task, or before it started (an ad-hoc command). */
+export type HostStatus = "pending" | "running" | "ok" | "changed" | "failed" | "unreachable" | "interrupted";
 
 export interface TaskView {
   seq: number;
@@ -135,7 +136,8 @@ export function runView(runId: string, events: StampedEvent[]): RunView {
     const c = end?.recap[h.name];
     if (c) h.counts = c;
     if (end && h.status !== "failed" && h.status !== "unreachable") {
-      h.status = c && c.failed ? "failed" : c && c.unreachable ? "unreachable" : c && c.changed ? "changed" : "ok";
+      const cutOff = h.tasks.some((t) => t.status === "interrupted") || (!!end.interrupted && !c);
+      h.status = c && c.failed ? "failed" : c && c.unreachable ? "unreachable" : cutOff ? "interrupted" : c && c.changed ? "changed" : "ok";
     }
   }
   const state = start ? runState(start, end) : "crashed";

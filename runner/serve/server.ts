@@ -61,10 +61,13 @@ export interface ServeOptions {
   vault?: VaultKeys;
 }
 
+/** A playbook run or an ad-hoc command this server started: followed, stopped and aborted alike. */
+type LiveRun = Pick<Run, "runId" | "events" | "stop" | "note" | "abort"> & { readonly outcome: Promise<unknown> };
+
 /** Runs this server started: `all` while they run and a minute after (their streams replay from memory), `running` until they end. */
 interface Active {
-  all: Map<string, Run>;
-  running: Set<Run>;
+  all: Map<string, LiveRun>;
+  running: Set<LiveRun>;
 }
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
@@ -81,6 +84,14 @@ export function createApp(opts: ServeOptions) {
   const limiter = new LoginLimiter();
   const jobs = new Jobs(opts.playbooksDir);
   const active: Active = { all: new Map(), running: new Set() };
+  const track = (run: LiveRun) => {
+    active.all.set(run.runId, run);
+    active.running.add(run);
+    void run.outcome.then(() => {
+      active.running.delete(run);
+      setTimeout(() => active.all.delete(run.runId), 60_000).unref();
+    });
+  };
   // Read again for each page and run (it may change while the server runs).
   const inventory = () => loadInventory(opts.inventory, { vault: opts.vault });
   const views = new nunjucks.Environment(new nunjucks.FileSystemLoader(join(HERE, "views")), { autoescape: true, throwOnUndefined: false });
@@ -343,12 +354,7 @@ export function createApp(opts: ServeOptions) {
       vault: opts.vault,
       verbose: 1,
     });
-    active.all.set(run.runId, run);
-    active.running.add(run);
-    void run.outcome.then(() => {
-      active.running.delete(run);
-      setTimeout(() => active.all.delete(run.runId), 60_000).unref();
-    });
+    track(run);
     store.putOptions(run.runId, "job", o);
     return run;
   };
@@ -434,9 +440,7 @@ export function createApp(opts: ServeOptions) {
     const text = (k: string) => (typeof body[k] === "string" ? (body[k] as string).trim() : "");
     const form = { job: text("job"), cron: text("cron"), store: text("secret_store"), limit: text("limit"), check: body.check === "on" };
     const job = await jobs.get(form.job);
-    // The job's typed fields as posted (a secret one is refused: none is shown, it comes from the store).
-    const given = job ? formAnswers(job, body) : () => undefined;
-    const values = Object.fromEntries((job?.prompts ?? []).map((p) => [p.name, given(p.name)]).filter(([, v]) => v !== undefined && v !== ""));
+    const values = postedValues(job, body);
     const refuse = (error: string) => schedulesPage(c, job, { error, form, values }, 400);
     if (!job) return refuse(`no job ${form.job}`);
     const problem = cronProblem(form.cron);
@@ -457,23 +461,27 @@ export function createApp(opts: ServeOptions) {
   });
 
   // ---- webhooks -------------------------------------------------------------------
-  const hooksPage = (c: Context<Env>, extra: Record<string, unknown> = {}, status = 200) =>
-    render(c, "hooks.njk", { hooks: store.hooks().map((h) => ({ ...h, o: h.options as JobOptions })), jobs: jobs.list(), secretsDir, values: {}, window: WINDOW_S, ...extra }, status);
-  app.get("/hooks", (c) => hooksPage(c));
+  /** The webhooks, and the form for a new one with `job`'s typed option fields (the schedule form's). */
+  const hooksPage = (c: Context<Env>, job: JobDetail | undefined, extra: Record<string, unknown> = {}, status = 200) => {
+    const secretOptions = job?.prompts.filter((p) => p.secret).map((p) => p.name) ?? [];
+    const hooks = store.hooks().map((h) => ({ ...h, o: h.options as JobOptions }));
+    return render(c, "hooks.njk", { hooks, jobs: jobs.list(), job, secretOptions, stores: secretStores(secretsDir), secretsDir, values: {}, form: {}, window: WINDOW_S, ...extra }, status);
+  };
+  app.get("/hooks", async (c) => hooksPage(c, await jobs.get(c.req.query("job") ?? jobs.list()[0]?.name ?? "")));
   app.post("/hooks", async (c) => {
     const s = c.get("session");
     if (!CAN.run(s.role)) return c.text(`${s.role}s cannot make webhooks`, 403);
     const body = await c.req.parseBody();
     const text = (k: string) => (typeof body[k] === "string" ? (body[k] as string).trim() : "");
-    const form = { name: text("name").slice(0, 64) || "hook", job: text("job"), store: text("secret_store"), options: text("options"), limit: text("limit"), check: body.check === "on" };
+    const form = { name: text("name").slice(0, 64) || "hook", job: text("job"), store: text("secret_store"), limit: text("limit"), check: body.check === "on" };
     const job = await jobs.get(form.job);
-    const lines = optionLines(form.options);
-    const fixed = !job ? `no job ${form.job}` : typeof lines === "string" ? lines : fixedOptions(job, lines, form, "webhook");
-    if (typeof fixed === "string") return hooksPage(c, { error: fixed, values: form }, 400);
+    const values = postedValues(job, body);
+    const fixed = !job ? `no job ${form.job}` : fixedOptions(job, values, form, "webhook");
+    if (typeof fixed === "string") return hooksPage(c, job, { error: fixed, form, values }, 400);
     const id = newToken().slice(0, 16);
     store.putHook({ id, name: form.name, job: fixed.job, options: fixed, secretStore: form.store || undefined, user: s.user });
     // The secret, shown this once (derived again when a delivery comes; kept nowhere).
-    return hooksPage(c, { created: { id, name: form.name, secret: hookKeys().secret(id), url: `${new URL(c.req.url).origin}/webhooks/${id}` } });
+    return hooksPage(c, job, { created: { id, name: form.name, secret: hookKeys().secret(id), url: `${new URL(c.req.url).origin}/webhooks/${id}` } });
   });
   app.post("/hooks/:id/delete", (c) => {
     const s = c.get("session");
@@ -526,7 +534,7 @@ export function createApp(opts: ServeOptions) {
       throw err;
     }
     const password = typeof body.become_password === "string" && body.become_password ? body.become_password : undefined;
-    const { runId, outcome } = startAdhoc({
+    const run = startAdhoc({
       inv,
       hosts,
       pattern: values.pattern,
@@ -538,9 +546,9 @@ export function createApp(opts: ServeOptions) {
       startedBy: s.user,
       stateDir: opts.stateDir,
     });
-    store.putOptions(runId, "adhoc", values);
-    void outcome;
-    return c.redirect(`/runs/${runId}`, 303);
+    track(run);
+    store.putOptions(run.runId, "adhoc", values);
+    return c.redirect(`/runs/${run.runId}`, 303);
   });
 
   // ---- runs -----------------------------------------------------------------
@@ -725,15 +733,15 @@ function formAnswers(job: JobDetail, body: Record<string, unknown>): (name: stri
   };
 }
 
-/** A webhook's fixed options as `name=value` lines, or why they are not. */
-function optionLines(text: string): Record<string, string> | string {
-  const values: Record<string, string> = {};
-  for (const line of text.split("\n").map((l) => l.trim()).filter(Boolean)) {
-    const eq = line.indexOf("=");
-    if (eq <= 0) return `options are name=value lines, not ${JSON.stringify(line)}`;
-    values[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
-  }
-  return values;
+/**
+ * A schedule's or webhook's option fields as posted (an empty one is not
+ * given). A secret one, which the form does not show, is refused later by
+ * `fixedOptions`: its value comes from the secret store.
+ */
+function postedValues(job: JobDetail | undefined, body: Record<string, unknown>): Record<string, unknown> {
+  if (!job) return {};
+  const given = formAnswers(job, body);
+  return Object.fromEntries(job.prompts.map((p) => [p.name, given(p.name)]).filter(([, v]) => v !== undefined && v !== ""));
 }
 
 /** The secret options given (an empty one is not given). */

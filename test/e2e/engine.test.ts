@@ -11,7 +11,7 @@ import * as assert from "uvu/assert";
 import type { RunEvent } from "../../runner/events.ts";
 import type { Lab } from "../lab/lab.ts";
 import { labSuite, ssh } from "../lab/fixture.ts";
-import { events, recap, results, runbook, stateDir, upperSnapshot } from "./harness.ts";
+import { events, poll, recap, results, runbook, stateDir, upperSnapshot } from "./harness.ts";
 
 const PB = "test/fixtures/engine/lab.ts";
 const DIR = "/tmp/rb-engine";
@@ -198,6 +198,39 @@ s("a second Ctrl-C aborts at once and still records the pending handlers and the
   assert.ok(end?.interrupted === "SIGINT" && /aborted/.test(end.error ?? ""), JSON.stringify(end));
   const next = await play(lab, "handler-only", ["--json", "-l", "tnode1"], { stateDir: state });
   assert.ok(events(next.stdout).some((e) => e.type === "handler.pending" && e.host === "tnode1"), `${next.code}\n${next.stdout}\n${next.stderr}`);
+});
+
+s("runbook run: Ctrl-C lets the running command finish in the grace period, starts no further host, exit 130, history interrupted; a short grace cuts it off", async ({ lab }) => {
+  await clean(lab);
+  const state = stateDir();
+  // One host at a time: tnode1 runs, tnode2 and tnode3 wait their turn and never get it.
+  const cmd = `mkdir -p ${DIR}; touch ${DIR}/started; sleep 3; echo finished`;
+  const p = start(["run", "all", "-i", lab.inventory, "-f", "1", "--", cmd], { RUNBOOK_STATE_DIR: state, RUNBOOK_STOP_GRACE_MS: "60000" });
+  await poll(120, "the command started on tnode1", async () => (await ssh(lab, "tnode1", `test -e ${DIR}/started && echo yes || true`)).stdout === "yes\n");
+  p.child.kill("SIGINT");
+  assert.is(await p.exited, 130, p.out + p.err);
+  assert.match(p.out, /tnode1 \(1\)\n-+\nfinished\n/, "the running command finished and its output is printed");
+  assert.match(p.err, /SIGINT: stopping — no further host starts/);
+  assert.match(p.err, /SIGINT: tnode\[2-3\] \(2\) did not start/);
+  for (const h of ["tnode2", "tnode3"]) assert.is((await ssh(lab, h, `test -e ${DIR}/started && echo ran || echo not`)).stdout, "not\n", h);
+  const [run] = history(state);
+  const end = endOf(run!);
+  assert.ok(end?.interrupted === "SIGINT" && end.exitCode === 130, JSON.stringify(end));
+  assert.equal(Object.keys(end!.recap), ["tnode1"], "only the host that ran has counts");
+  assert.ok(run!.some((e) => e.type === "task.output" && e.host === "tnode1" && e.text === "finished\n"), "output recorded as it came");
+  assert.match(await historyText(state), /interrupted \(SIGINT\), exit 130/);
+
+  // A grace period shorter than the command: cut off, no result, said so.
+  await clean(lab);
+  const cutState = stateDir();
+  const q = start(["run", "tnode1", "-i", lab.inventory, "--", cmd.replace("sleep 3", "sleep 60")], { RUNBOOK_STATE_DIR: cutState, RUNBOOK_STOP_GRACE_MS: "500" });
+  await poll(120, "the command started on tnode1", async () => (await ssh(lab, "tnode1", `test -e ${DIR}/started && echo yes || true`)).stdout === "yes\n");
+  q.child.kill("SIGINT");
+  assert.is(await q.exited, 130, q.out + q.err);
+  assert.match(q.err, /SIGINT: tnode1 \(1\) cut off after the grace period/);
+  assert.not.match(q.out, /finished/);
+  const cutEnd = endOf(history(cutState)[0]!);
+  assert.ok(cutEnd?.interrupted === "SIGINT" && !cutEnd.recap.tnode1, JSON.stringify(cutEnd));
 });
 
 s("a long command's output shows while it runs: under -v on the console, and as ordered events in --json", async ({ lab }) => {

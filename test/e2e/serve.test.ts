@@ -292,7 +292,7 @@ async function adminPage(browser: Browser, url: string): Promise<Page> {
 /** The run's recorded end (the last line of its history file). */
 const endRecord = (state: string, runId: string) => JSON.parse(readFileSync(join(state, "runs", `${runId}.jsonl`), "utf8").trim().split("\n").pop()!) as { type: string; interrupted?: string; exitCode?: number };
 
-s("serve: Stop from the UI interrupts a run as Ctrl-C does; SIGTERM on the server stops its runs", async ({ lab }) => {
+s("serve: Stop from the UI interrupts a run or an ad-hoc command as Ctrl-C does; SIGTERM on the server stops its runs and commands", async ({ lab }) => {
   const chromium = await ensureChromium((l) => console.error(l));
   assert.ok(chromium, "chromium is installed (apt-get install chromium)");
   const state = mkdtempSync(join(tmpdir(), "rb-serve-stop-"));
@@ -332,22 +332,45 @@ s("serve: Stop from the UI interrupts a run as Ctrl-C does; SIGTERM on the serve
     await page.goto(`${server.url}/history?status=interrupted`);
     assert.equal(await page.$$eval("#history tr.run", (rows) => rows.map((r) => (r as HTMLElement).dataset.run)), [stopped]);
 
-    // SIGTERM on the server mid-run: the run is stopped and its end record written before it exits.
+    // An ad-hoc command: its output shows while it runs, and Stop cuts it off after the grace period.
+    const ticker = "for i in $(seq 1 600); do echo tick $i; sleep 0.2; done";
+    const startTicker = async (p: Page) => {
+      await p.goto(`${server.url}/commands`);
+      await p.type("input[name=pattern]", t1);
+      await p.type("input[name=cmd]", ticker);
+      await Promise.all([p.waitForNavigation(), p.click("button#run")]);
+      await p.waitForFunction((h) => /tick 3\b/.test(document.querySelector(`#host-${h} pre.out`)?.textContent ?? ""), { timeout: WAIT }, t1);
+      return p.url().split("/").pop()!;
+    };
+    const command = await startTicker(page);
+    assert.is(await page.$eval("#run-status", (e) => e.textContent), "running", "the output came before the command ended");
+    await Promise.all([page.waitForNavigation(), page.click("form[action$='/stop'] button")]);
+    await page.waitForFunction(() => document.querySelector("#run-status")?.textContent === "interrupted", { timeout: WAIT });
+    assert.is(endRecord(state, command).interrupted, "stopped from the web UI");
+    assert.is(await page.$eval(`[data-host-status="${t1}"]`, (e) => e.textContent), "interrupted");
+    assert.match(await page.$eval("main", (e) => e.textContent ?? ""), new RegExp(`${t1} \\(1\\) cut off after the grace period`));
+    assert.match(await page.$eval(`#host-${t1} pre.out`, (e) => e.textContent ?? ""), /tick 3\n/, "the output until the cut is kept");
+    await shot(page, "command-stopped");
+
+    // SIGTERM on the server mid-run: the run and the ad-hoc command are stopped and their end records written before it exits.
     const running = await startDeploy(page, server.url);
+    const commandRunning = await startTicker(page);
     const exit = new Promise<number | null>((r) => server.child.once("exit", (code) => r(code)));
     server.child.kill("SIGTERM");
     assert.is(await exit, 143, "runbook serve exits 143 after a SIGTERM that stopped a run");
-    const termEnd = endRecord(state, running);
-    assert.is(termEnd.type, "run.end");
-    assert.is(termEnd.interrupted, "SIGTERM");
-    assert.match(server.output(), /stopping/i);
+    for (const id of [running, commandRunning]) {
+      const termEnd = endRecord(state, id);
+      assert.is(termEnd.type, "run.end", id);
+      assert.is(termEnd.interrupted, "SIGTERM", id);
+    }
+    assert.match(server.output(), /stopping; 2 run\(s\) stop with it/i);
 
     // On the next start the history says interrupted, never running or crashed.
     server = await startServer(serveArgs, { ...env, RUNBOOK_ADMIN_PASSWORD: "" });
     const page2 = await adminPage(browser, server.url);
     await page2.goto(`${server.url}/history`);
     const states = await page2.$$eval("#history tr.run", (rows) => rows.map((r) => [(r as HTMLElement).dataset.run, r.querySelector(".badge")?.textContent]));
-    assert.equal(states, [[running, "interrupted"], [stopped, "interrupted"]]);
+    assert.equal(states, [[commandRunning, "interrupted"], [running, "interrupted"], [command, "interrupted"], [stopped, "interrupted"]]);
   } finally {
     await gate(lab, true);
     await browser?.close();
@@ -873,19 +896,22 @@ s("serve: signed webhooks start a job (HMAC-SHA256 over timestamp and body); bad
     await gate(lab, true);
     browser = await launch(chromium!);
     const page = await adminPage(browser, server.url);
-    const makeHook = async (options: string, store: string) => {
-      await page.goto(`${server.url}/hooks`);
+    // The job's typed fields, as on the schedule form: no field for the secret option.
+    const makeHook = async (motd: string, store: string) => {
+      await page.goto(`${server.url}/hooks?job=deploy`);
+      assert.is(await page.$("[name=opt_token]"), null, "no field for a secret option");
+      assert.is(await page.$eval("input[name=opt_replicas]", (i) => (i as HTMLInputElement).type), "number");
       await page.type("input[name=name]", "ci");
-      await page.select("select[name=job]", "deploy");
-      await page.type("textarea[name=options]", options);
-      if (store) await page.type("input[name=secret_store]", store);
+      await page.$eval("input[name=opt_motd]", (i) => ((i as HTMLInputElement).value = ""));
+      await page.type("input[name=opt_motd]", motd);
+      await page.select("select[name=secret_store]", store);
       await page.type("input[name=limit]", t1);
       await Promise.all([page.waitForNavigation(), page.click("button#hook")]);
     };
-    await makeHook("motd=from a hook", "");
+    await makeHook("from a hook", "");
     assert.match(await page.$eval(".error", (e) => e.textContent ?? ""), /secret options \(token\): a webhook needs a secret store/);
-    await page.$eval("textarea[name=options]", (t) => ((t as HTMLTextAreaElement).value = ""));
-    await makeHook("motd=from a hook", "deploy");
+    assert.is(await page.$eval("input[name=opt_motd]", (i) => (i as HTMLInputElement).value), "from a hook", "the refused form keeps what was typed");
+    await makeHook("from a hook", "deploy");
     const secret = await page.$eval("#hook-secret", (e) => e.textContent ?? "");
     const url = (await page.$eval("#hook-url", (e) => e.textContent ?? "")).replace(/^https?:\/\/[^/]+/, server.url);
     assert.match(secret, /^rbh_[0-9a-f]{64}$/);
