@@ -148,13 +148,11 @@ async function serve(args: string[]): Promise<number> {
     store.putUser(name, "admin", await hashPassword(password));
     console.log(`runbook serve: created the admin user ${name}`);
   }
-  store.refresh();
-  // Retention at start, then every hour (RUNBOOK_SERVE_PRUNE_MS: sooner, for tests).
+  // Retention once the history is read, then every hour (RUNBOOK_SERVE_PRUNE_MS: sooner, for tests).
   const pruneNow = () => {
     const gone = prune();
     if (gone.length) console.log(`runbook serve: retention: deleted ${gone.length} run(s) and their logs (${describeRetention(retention)})`);
   };
-  pruneNow();
   const pruning = setInterval(pruneNow, Number(process.env.RUNBOOK_SERVE_PRUNE_MS) || 3_600_000);
   pruning.unref();
 
@@ -168,6 +166,12 @@ async function serve(args: string[]): Promise<number> {
   const actual = typeof addr === "object" && addr ? addr.port : port;
   const host = listen.includes(":") ? `[${listen}]` : listen;
   console.log(`runbook serve: ${tls ? "https" : "http"}://${host}:${actual}/ (state ${dir}; Ctrl-C stops)`);
+  // The history is read while the server answers (a first start on a large one takes seconds).
+  const reading = Date.now();
+  void store.refreshInBackground().then(() => {
+    if (Date.now() - reading > 1000) console.log(`runbook serve: history read (${store.runCount()} runs, ${((Date.now() - reading) / 1000).toFixed(1)} s)`);
+    pruneNow();
+  });
 
   // Stopping: runs started here are stopped as Ctrl-C stops a play (no new
   // task, running commands finish), their end records written, then exit.

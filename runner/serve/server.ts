@@ -106,7 +106,7 @@ export function createApp(opts: ServeOptions) {
   const app = new Hono<Env>();
   const render = (c: Context<Env>, view: string, ctx: Record<string, unknown> = {}, status = 200) => {
     const s = c.get("session") as Session | undefined;
-    const html = views.render(view, { ...ctx, me: s ? { user: s.user, role: s.role, canRun: CAN.run(s.role), admin: CAN.admin(s.role) } : undefined, csrf: s?.csrf, path: c.req.path });
+    const html = views.render(view, { ...ctx, indexing: store.indexing, me: s ? { user: s.user, role: s.role, canRun: CAN.run(s.role), admin: CAN.admin(s.role) } : undefined, csrf: s?.csrf, path: c.req.path });
     return c.html(html, status as 200);
   };
 
@@ -212,6 +212,8 @@ export function createApp(opts: ServeOptions) {
       worker: !!opts.heapLimits,
       heapLimits: opts.heapLimits ?? null,
       heapLimitMb: mb(getHeapStatistics().heap_size_limit),
+      // The first read of the run history, while it goes on (null when done).
+      indexing: store.indexing ?? null,
       memoryMb: { rss: mb(m.rss), heapUsed: mb(m.heapUsed), heapTotal: mb(m.heapTotal), external: mb(m.external) },
     });
   });

@@ -248,8 +248,15 @@ export class Store {
   }
 
   close(): void {
+    this.#closed = true;
     this.#watcher?.close();
     this.db.close();
+  }
+  #closed = false;
+
+  /** How many runs the index holds. */
+  runCount(): number {
+    return this.db.get("select count(*) as n from runs")!.n as number;
   }
 
   /**
@@ -262,7 +269,45 @@ export class Store {
    * not know, and those of runs it still has as running.
    */
   refresh(): void {
-    if (!existsSync(this.#runs)) return;
+    // The first pass is still reading (refreshInBackground): pages show what it has so far.
+    if (this.indexing) return;
+    const pass = this.#pass();
+    if (!pass) return;
+    this.#batch(pass.todo, pass.each);
+    pass.finish();
+  }
+
+  /** While the first pass of `refreshInBackground` reads: how many of the files it has to read are done. */
+  indexing: { done: number; total: number } | undefined;
+
+  /**
+   * `refresh()` in batches of 500 files that yield to the event loop between
+   * them, so a server can answer while a large history is read for the first
+   * time (10,000 runs take seconds). Meanwhile `refresh()` returns at once
+   * and `indexing` says how far it is.
+   */
+  async refreshInBackground(): Promise<void> {
+    if (this.indexing) return;
+    const pass = this.#pass();
+    if (!pass) return;
+    this.indexing = { done: 0, total: pass.todo.length };
+    try {
+      for (let i = 0; i < pass.todo.length; i += 500) {
+        // The server stopped while the history was read: the rest is read on its next start.
+        if (this.#closed) return;
+        this.#batch(pass.todo.slice(i, i + 500), pass.each);
+        this.indexing.done = Math.min(pass.todo.length, i + 500);
+        await new Promise((r) => setImmediate(r));
+      }
+      if (!this.#closed) pass.finish();
+    } finally {
+      this.indexing = undefined;
+    }
+  }
+
+  /** What a refresh reads (`todo`, one `each` per file) and what it does after (`finish`). */
+  #pass(): { todo: string[]; each: (f: string) => void; finish: () => void } | undefined {
+    if (!existsSync(this.#runs)) return undefined;
     this.#watch();
     const full = this.#full || !this.#watcher || this.#dirty.size > 500;
     // Runs still going are looked at every time (their size), whatever the
@@ -279,25 +324,31 @@ export class Store {
     if (full) for (const r of this.db.all("select run_id from runs where status != 'running'")) known.set(r.run_id as string, "ended");
     for (const r of running) known.set(r.run_id as string, r.size as number);
     const onDisk = new Set<string>();
-    // One transaction per batch: SQLite syncs its journal once per commit, not per row.
-    this.#batch(names, (f) => {
-      if (!f.endsWith(".jsonl")) return;
+    const todo: string[] = [];
+    for (const f of names) {
+      if (!f.endsWith(".jsonl")) continue;
       const runId = f.slice(0, -".jsonl".length);
       onDisk.add(runId);
-      const k = known.get(runId);
-      if (k === "ended") return;
-      let size: number;
-      try {
-        size = statSync(join(this.#runs, f)).size;
-      } catch {
-        onDisk.delete(runId);
-        this.#forget(runId);
-        return;
-      }
-      if (k !== size) this.#index(runId);
-    });
-    if (full) for (const id of known.keys()) if (!onDisk.has(id)) this.#forget(id);
-    for (const r of this.db.all("select run_id from runs where status = 'running'")) this.#recheck(r.run_id as string);
+      if (known.get(runId) !== "ended") todo.push(runId);
+    }
+    return {
+      todo,
+      each: (runId) => {
+        let size: number;
+        try {
+          size = statSync(join(this.#runs, `${runId}.jsonl`)).size;
+        } catch {
+          onDisk.delete(runId);
+          this.#forget(runId);
+          return;
+        }
+        if (known.get(runId) !== size) this.#index(runId);
+      },
+      finish: () => {
+        if (full) for (const id of known.keys()) if (!onDisk.has(id)) this.#forget(id);
+        for (const r of this.db.all("select run_id from runs where status = 'running'")) this.#recheck(r.run_id as string);
+      },
+    };
   }
 
   #watcher: FSWatcher | undefined;
@@ -398,7 +449,8 @@ export class Store {
    * is what `runbook history` would list. Returns the deleted run ids.
    */
   prune(p: RetentionPolicy, keep: ReadonlySet<string> = new Set(), now = Date.now()): string[] {
-    if (!p.keepDays && !p.keepRuns) return [];
+    // Not while the first pass reads: the index would not hold every run yet.
+    if ((!p.keepDays && !p.keepRuns) || this.indexing) return [];
     this.refresh();
     const cutoff = p.keepDays ? new Date(now - p.keepDays * 86_400_000).toISOString() : "";
     const rows = this.db.all(

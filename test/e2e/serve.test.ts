@@ -25,7 +25,7 @@ import * as assert from "uvu/assert";
 import { labSuite, ssh } from "../lab/fixture.ts";
 import type { Lab } from "../lab/lab.ts";
 import { ensureChromium, launch } from "./browser.ts";
-import { runbook, underPty } from "./harness.ts";
+import { poll, runbook, underPty } from "./harness.ts";
 
 const CANARY = `rbcanary${randomBytes(6).toString("hex")}`;
 const INV_SECRET = `${CANARY}-inventory`;
@@ -660,8 +660,8 @@ s("serve: retention deletes old runs and those beyond N per job (rows and logs),
   const server = await startServer(["-i", lab.inventory, "--playbooks", "test/fixtures/serve", "--config", config], { RUNBOOK_STATE_DIR: state, RUNBOOK_ADMIN_PASSWORD: "admin-pass-1", RUNBOOK_SERVE_PRUNE_MS: "300" });
   const files = () => readdirSync(join(state, "runs")).map((f) => f.replace(/\.jsonl$/, "")).sort();
   try {
-    // Applied at start, before the server listens: 3 old, 3 beyond 2 of many.ts, 1 beyond 2 ad-hoc; the old running run stays.
-    assert.match(server.output(), /retention: deleted 7 run\(s\)/);
+    // Applied at start, once the history is read (the server listens meanwhile): 3 old, 3 beyond 2 of many.ts, 1 beyond 2 ad-hoc; the old running run stays.
+    await poll(60, "retention applied at start", async () => /retention: deleted 7 run\(s\)/.test(server.output()));
     assert.equal(files(), kept);
     assert.equal(await cliHistory(state), kept, "runbook history lists what the UI keeps");
     const cookie = await httpLogin(server.url, "admin", "admin-pass-1");

@@ -95,6 +95,39 @@ test("retention: older than N days or beyond N per job goes (file and rows), a r
   store.close();
 });
 
+test("a first read of a large history goes in batches that let the server answer; meanwhile refresh() returns at once and retention waits", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "rb-serve-"));
+  const runs = fakeRuns(dir);
+  // 1,200 more ended runs: three batches of 500.
+  for (let i = 0; i < 1200; i++) {
+    const id = `20261204-1203${String(i % 60).padStart(2, "0")}-${String(i).padStart(4, "0")}`;
+    writeFileSync(join(runs, `${id}.jsonl`), event(id, 1, { type: "run.start", playbook: "playbooks/site.ts", user: "carol", check: false, diff: false, pid: 1 }) + event(id, 2, { type: "run.end", recap: {}, exitCode: 0, ms: 1 }));
+  }
+  const store = new Store(dir);
+  const reading = store.refreshInBackground();
+  // The first batch has been read synchronously; the rest waits for the event loop.
+  assert.equal(store.indexing, { done: 500, total: 1203 });
+  const seen: number[] = [];
+  const ticker = setInterval(() => seen.push(store.indexing?.done ?? -1), 0);
+  store.refresh();
+  assert.is(store.runCount(), 500, "refresh() during the first read leaves it to the background pass");
+  assert.equal(store.prune({ keepRuns: 1 }, new Set(), Date.UTC(2026, 11, 6)), [], "no retention on a half-read index");
+  await reading;
+  clearInterval(ticker);
+  assert.ok(seen.includes(1000), `the event loop ran between batches (saw ${[...new Set(seen)].join(", ")})`);
+  assert.is(store.indexing, undefined);
+  assert.is(store.runCount(), 1203);
+  assert.equal(store.runs({ status: "crashed" }).map((r) => r.user), ["bob"], "running runs rechecked at the end");
+  // Afterwards refresh() reads what changed, as before (once the watcher has told it: give it up to 10 s).
+  writeFileSync(join(runs, "20261204-120500-dddd.jsonl"), event("20261204-120500-dddd", 1, { type: "run.start", playbook: "playbooks/site.ts", user: "dave", check: false, diff: false, pid: 1 }));
+  for (let i = 0; i < 1000 && store.runCount() < 1204; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    store.refresh();
+  }
+  assert.is(store.runCount(), 1204);
+  store.close();
+});
+
 test("secret stores: a 0600 file of the server's user, as Secrets; others are refused; cron expressions checked", () => {
   const dir = mkdtempSync(join(tmpdir(), "rb-secrets-"));
   writeFileSync(join(dir, "ok.yml"), "token: s3cret\n", { mode: 0o600 });
