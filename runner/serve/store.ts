@@ -273,7 +273,7 @@ export class Store {
     if (this.indexing) return;
     const pass = this.#pass();
     if (!pass) return;
-    this.#batch(pass.todo, pass.each);
+    this.#batch(pass.toRead, pass.each);
     pass.finish();
   }
 
@@ -290,13 +290,13 @@ export class Store {
     if (this.indexing) return;
     const pass = this.#pass();
     if (!pass) return;
-    this.indexing = { done: 0, total: pass.todo.length };
+    this.indexing = { done: 0, total: pass.toRead.length };
     try {
-      for (let i = 0; i < pass.todo.length; i += 500) {
+      for (let i = 0; i < pass.toRead.length; i += 500) {
         // The server stopped while the history was read: the rest is read on its next start.
         if (this.#closed) return;
-        this.#batch(pass.todo.slice(i, i + 500), pass.each);
-        this.indexing.done = Math.min(pass.todo.length, i + 500);
+        this.#batch(pass.toRead.slice(i, i + 500), pass.each);
+        this.indexing.done = Math.min(pass.toRead.length, i + 500);
         await new Promise((r) => setImmediate(r));
       }
       if (!this.#closed) pass.finish();
@@ -305,8 +305,8 @@ export class Store {
     }
   }
 
-  /** What a refresh reads (`todo`, one `each` per file) and what it does after (`finish`). */
-  #pass(): { todo: string[]; each: (f: string) => void; finish: () => void } | undefined {
+  /** What a refresh reads (`toRead`: the files, one `each` per file) and what it does after (`finish`). */
+  #pass(): { toRead: string[]; each: (runId: string) => void; finish: () => void } | undefined {
     if (!existsSync(this.#runs)) return undefined;
     this.#watch();
     const full = this.#full || !this.#watcher || this.#dirty.size > 500;
@@ -324,15 +324,15 @@ export class Store {
     if (full) for (const r of this.db.all("select run_id from runs where status != 'running'")) known.set(r.run_id as string, "ended");
     for (const r of running) known.set(r.run_id as string, r.size as number);
     const onDisk = new Set<string>();
-    const todo: string[] = [];
+    const toRead: string[] = [];
     for (const f of names) {
       if (!f.endsWith(".jsonl")) continue;
       const runId = f.slice(0, -".jsonl".length);
       onDisk.add(runId);
-      if (known.get(runId) !== "ended") todo.push(runId);
+      if (known.get(runId) !== "ended") toRead.push(runId);
     }
     return {
-      todo,
+      toRead,
       each: (runId) => {
         let size: number;
         try {
